@@ -1,0 +1,1 @@
+"""Data: tfds sources, synthetic translated/cluttered canvases, grain pipelines."""

@@ -1,0 +1,275 @@
+"""train_and_evaluate: build, resume, train, validate, checkpoint, and test once at the end.
+
+Workdir layout:
+  config.json         the config of the latest start
+  metrics.jsonl       one JSON object per log or evaluation (train/*, val/*, test/*)
+  checkpoints/        latest Orbax checkpoints (resume from here)
+  best/               the checkpoint with the lowest validation error (model selection)
+  pictures/           glimpse trajectories of validation images at each evaluation
+  results.json        test error of the validation-selected checkpoint, written once
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+from absl import logging
+
+from attn_rl import checkpointing, methods, parallel, viz
+from attn_rl import metric_writers as writers
+from attn_rl.data import pipeline, sources
+
+
+class _StopRequest:
+  """Set by SIGINT/SIGTERM: the loop saves a checkpoint and returns at the next step."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # Not the main thread: signals stay with the caller.
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    logging.warning("Received signal %d: checkpointing and stopping.", signum)
+    self.requested = True
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _truncate_metrics(path: str, last_step: int) -> None:
+  """Drops records logged after the checkpoint we resume from (they will be redone)."""
+  if os.path.exists(path):
+    kept = [r for r in writers.read_jsonl(path) if r["step"] <= last_step]
+    with open(path, "w") as f:
+      f.writelines(json.dumps(r) + "\n" for r in kept)
+
+
+def _image_shape(data_config) -> tuple[int, int]:
+  return (data_config.canvas_size,) * 2
+
+
+def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None = None) -> dict:
+  """Trains config.method; returns the final results (also in workdir/results.json).
+
+  Rerunning with the same workdir resumes from the latest checkpoint; a run that finished
+  returns its stored results. `max_steps_this_run` stops (with a checkpoint) after that many
+  steps, for jobs with a time limit; the next call continues.
+  """
+  method = methods.get(config.method)
+  method.validate(config)
+  mesh = parallel.make_mesh(config.mesh)
+  parallel.check_divisible(config.train.batch_size, mesh, "train.batch_size")
+  parallel.check_divisible(config.eval.batch_size, mesh, "eval.batch_size")
+  is_main = jax.process_index() == 0
+  proc = dict(process_index=jax.process_index(), process_count=jax.process_count())
+  results_path = os.path.join(workdir, "results.json")
+  os.makedirs(workdir, exist_ok=True)
+
+  # Checkpoints first: a config mismatch should fail before minutes of data loading.
+  latest = checkpointing.Checkpointer(
+      os.path.join(workdir, "checkpoints"), max_to_keep=config.ckpt.max_to_keep
+  )
+  best = checkpointing.Checkpointer(os.path.join(workdir, "best"), max_to_keep=1)
+  config_dict = config.to_dict()
+  latest.check_config(config_dict)
+  if is_main:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      json.dump(config_dict, f, indent=1, default=str)
+
+  train_digits = sources.load_digits(config.data, "train")
+  val_digits = sources.load_digits(config.data, "validation")
+  batches = pipeline.TrainBatches(
+      config.data, train_digits, seed=config.seed, global_batch=config.train.batch_size, **proc
+  )
+  val_batches = pipeline.eval_batches(
+      config.data, val_digits, "validation", global_batch=config.eval.batch_size, **proc
+  )
+
+  model = method.make_model(config)
+  init_key, train_key, eval_key, picture_key = jax.random.split(jax.random.key(config.seed), 4)
+  repl = parallel.replicated(mesh)
+  batch_sharding = parallel.batch_sharded(mesh)
+  init_fn = lambda key: method.init_state(config, model, key, _image_shape(config.data))
+  abstract = jax.eval_shape(init_fn, init_key)
+  state_sharding = jax.tree.map(lambda _: repl, abstract)
+
+  if latest.latest_step() is not None:
+    state, meta = latest.restore(checkpointing.abstract_like(abstract, repl))
+    start = int(meta["step"])
+    logging.info("Resumed from step %d in %s.", start, workdir)
+  else:
+    state = jax.jit(init_fn, out_shardings=state_sharding)(init_key)
+    start = 0
+  best_val = best.read_meta()["val_error"] if best.latest_step() is not None else float("inf")
+
+  num_steps = config.train.num_steps
+  if start >= num_steps and os.path.exists(results_path):
+    with open(results_path) as f:
+      return json.load(f)
+  if is_main:
+    _truncate_metrics(os.path.join(workdir, "metrics.jsonl"), start)
+  writer = writers.MetricWriter(workdir, enabled=is_main)
+  writer.write_hparams(checkpointing.flatten(config_dict))
+
+  train_step = jax.jit(
+      method.make_train_step(config, model),
+      in_shardings=(state_sharding, batch_sharding, repl),
+      out_shardings=(state_sharding, repl),
+      donate_argnums=(0,),
+  )
+  eval_step = jax.jit(
+      method.make_eval_step(config, model),
+      in_shardings=(state_sharding, batch_sharding, repl),
+      out_shardings=repl,
+  )
+  predict = jax.jit(method.make_predict(model))
+
+  def evaluate(state, eval_batches) -> dict:
+    sums = None
+    for i, b in enumerate(eval_batches):
+      batch = parallel.global_batch({k: b[k] for k in ("image", "label", "mask")}, mesh)
+      out = eval_step(state, batch, jax.random.fold_in(eval_key, i))
+      sums = out if sums is None else jax.tree.map(lambda a, b: a + b, sums, out)
+    s = jax.device_get(sums)
+    return {
+        "error": 1.0 - float(s["correct"] / s["count"]),
+        "error_m1": 1.0 - float(s["correct_m1"] / s["count"]),
+        "nll": float(s["nll"] / s["count"]),
+    }
+
+  def write_pictures(state, step: int, eval_batches, split: str) -> list[str]:
+    n = min(config.eval.num_pictures, len(eval_batches[0]["image"]))
+    if not (is_main and n):
+      return []
+    params = jax.tree.map(lambda x: x.addressable_data(0), method.inference_params(state))
+    images = eval_batches[0]["image"][:n]
+    out = jax.device_get(predict(params, images, jax.random.fold_in(picture_key, step)))
+    paths = []
+    for i in range(n):
+      guess, label = int(np.argmax(out.logits[i])), int(eval_batches[0]["label"][i])
+      paths += viz.save_trajectory(
+          os.path.join(workdir, "pictures", f"{split}_step{step:07d}_{i}"), images[i],
+          out.locations[:, i], glimpse_size=config.model.glimpse_size,
+          num_scales=config.model.num_scales, caption=f"step {step} label {label} guess {guess}",
+      )
+    return paths
+
+  pending: list[tuple[int, dict]] = []
+  last_good = {"step": start}
+
+  def flush_train_metrics(step: int, elapsed: float, steps_timed: int) -> None:
+    """Fetches buffered step metrics, stops on a non-finite loss, logs their mean."""
+    if not pending:
+      return
+    host = jax.device_get(pending)
+    pending.clear()
+    for s, m in host:
+      if not np.isfinite(m["loss/total"]):
+        raise FloatingPointError(
+            f"Non-finite loss at step {s}: "
+            + ", ".join(f"{k}={float(v):.4g}" for k, v in sorted(m.items()))
+            + f". The last checkpoint (step {last_good['step']}) predates it; lower "
+            "optim.learning_rate or set optim.grad_clip_norm, then rerun to resume."
+        )
+    means = {f"train/{k}": float(np.mean([m[k] for _, m in host])) for k in host[0][1]}
+    ips = steps_timed * config.train.batch_size / max(elapsed, 1e-9)
+    means["train/images_per_sec"] = ips
+    writer.write_scalars(step, means)
+    eta = (num_steps - step) * config.train.batch_size / max(ips, 1e-9)
+    logging.info(
+        "step %d/%d  loss %.4f  ce %.4f  reinforce %.4f  baseline %.4f  acc %.3f  "
+        "%.0f img/s  ETA %s", step, num_steps, means["train/loss/total"],
+        means.get("train/loss/classification", float("nan")),
+        means.get("train/loss/reinforce", float("nan")),
+        means.get("train/loss/baseline", float("nan")), means.get("train/acc", float("nan")),
+        ips, time.strftime("%H:%M:%S", time.gmtime(eta)),
+    )
+
+  def save(step: int) -> None:
+    latest.save(step, state, {"step": step, "config": config_dict})
+    last_good["step"] = step
+
+  end = num_steps if max_steps_this_run is None else min(num_steps, start + max_steps_this_run)
+  data = pipeline.train_dataset(batches, start, num_steps, config.data.prefetch)
+  window_start, window_steps = time.time(), 0
+  step = start
+  with _StopRequest() as stop:
+    while step < end:
+      batch = parallel.global_batch(next(data), mesh)
+      state, metrics = train_step(state, batch, train_key)
+      step += 1
+      window_steps += 1
+      pending.append((step, metrics))
+      stopping = (stop.requested if jax.process_count() == 1
+                  else latest.reached_preemption(step))
+      if step % config.log.every_steps == 0 or step == end or stopping:
+        flush_train_metrics(step, time.time() - window_start, window_steps)
+        window_start, window_steps = time.time(), 0
+      if step % config.eval.every_steps == 0 or step == num_steps:
+        flush_train_metrics(step, time.time() - window_start, window_steps)
+        val = evaluate(state, val_batches)
+        writer.write_scalars(step, {f"val/{k}": v for k, v in val.items()})
+        logging.info("step %d  validation error %.4f (M=1: %.4f)", step, val["error"],
+                     val["error_m1"])
+        if val["error"] < best_val:
+          best_val = val["error"]
+          best.save(step, state, {"step": step, "val_error": best_val, "config": config_dict})
+        write_pictures(state, step, val_batches, "validation")
+        window_start, window_steps = time.time(), 0
+      if step % config.ckpt.every_steps == 0 or step == end or stopping:
+        flush_train_metrics(step, time.time() - window_start, window_steps)
+        save(step)
+      if stopping:
+        logging.warning("Stopped at step %d; rerun the same command to resume.", step)
+        break
+  latest.wait()
+  best.wait()
+  writer.flush()
+
+  results = {"step": step, "finished": step >= num_steps}
+  if step >= num_steps:
+    results.update(_test_once(config, method, best, abstract, repl, evaluate, write_pictures,
+                              proc))
+    writer.write_scalars(step, {f"test/{k}": v for k, v in results.items()
+                                if isinstance(v, float)})
+    if is_main:
+      with open(results_path, "w") as f:
+        json.dump(results, f, indent=1)
+      logging.info("Test error %.4f (M=1: %.4f) at validation-selected step %d.",
+                   results["error"], results["error_m1"], results["selected_step"])
+  writer.close()
+  latest.close()
+  best.close()
+  return results
+
+
+def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, proc) -> dict:
+  """Scores the validation-selected checkpoint on the test split (the only test access)."""
+  test_digits = sources.load_digits(config.data, "test")
+  test_batches = pipeline.eval_batches(
+      config.data, test_digits, "test", global_batch=config.eval.batch_size, **proc
+  )
+  state, meta = best.restore(checkpointing.abstract_like(abstract, repl))
+  test = evaluate(state, test_batches)
+  write_pictures(state, int(meta["step"]), test_batches, "test")
+  return {
+      **test,
+      "selected_step": int(meta["step"]),
+      "val_error": float(meta["val_error"]),
+      "eval_rollouts": config.eval.num_rollouts,
+      "num_test": len(test_digits),
+  }

@@ -1,0 +1,1 @@
+"""Models: glimpse sensor and RAM networks (Flax Linen) and their functional unroll."""

@@ -1,0 +1,85 @@
+"""Training state: one Flax TrainState per component, each with its own optimizer state.
+
+RAM's components: `classifier` (glimpse, core and action networks; trained by
+cross-entropy), `location` (the policy; trained by REINFORCE) and `baseline` (trained by
+the squared error to the reward). Keeping them apart makes "only the intended component
+moved" a property one can check, and lets each component have its own optimizer moments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import optax
+from flax import struct
+from flax.training import train_state
+
+RAM_GROUPS = {
+    "classifier": ("glimpse", "core", "action"),
+    "location": ("location",),
+    "baseline": ("baseline",),
+}
+
+
+class RAMState(struct.PyTreeNode):
+  classifier: train_state.TrainState
+  location: train_state.TrainState
+  baseline: train_state.TrainState
+
+  @property
+  def step(self) -> jax.Array:
+    return self.classifier.step
+
+  def params(self) -> dict:
+    """All network parameters merged into {network: params}."""
+    return {**self.classifier.params, **self.location.params, **self.baseline.params}
+
+
+def components(state) -> dict[str, train_state.TrainState]:
+  """{name: TrainState} of a state dataclass, in field order."""
+  return {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+
+
+def make_schedule(optim_config, num_steps: int) -> optax.Schedule:
+  c = optim_config
+  if c.schedule == "constant":
+    return optax.constant_schedule(c.learning_rate)
+  if c.schedule == "cosine":
+    return optax.warmup_cosine_decay_schedule(
+        0.0, c.learning_rate, c.warmup_steps, max(num_steps, c.warmup_steps + 1),
+        end_value=c.learning_rate * c.final_lr_fraction,
+    )
+  if c.schedule == "exponential":
+    # Decays to final_lr_fraction of the peak by the last step.
+    return optax.exponential_decay(
+        c.learning_rate, transition_steps=max(num_steps, 1), decay_rate=c.final_lr_fraction,
+    )
+  raise ValueError(
+      f"optim.schedule must be 'constant', 'cosine' or 'exponential', got {c.schedule!r}"
+  )
+
+
+def make_optimizer(optim_config, num_steps: int) -> optax.GradientTransformation:
+  c = optim_config
+  schedule = make_schedule(c, num_steps)
+  if c.name == "adam":
+    opt = optax.adam(schedule)
+  elif c.name == "sgd":
+    opt = optax.sgd(schedule, momentum=c.momentum, nesterov=False)
+  else:
+    raise ValueError(f"optim.name must be 'adam' or 'sgd', got {c.name!r}")
+  if c.grad_clip_norm:
+    opt = optax.chain(optax.clip_by_global_norm(c.grad_clip_norm), opt)
+  return opt
+
+
+def create_ram_state(params: dict, optim_config, num_steps: int) -> RAMState:
+  """Splits {network: params} into the RAM components, each with a fresh optimizer."""
+  parts = {}
+  for name, nets in RAM_GROUPS.items():
+    parts[name] = train_state.TrainState.create(
+        apply_fn=None, params={n: params[n] for n in nets},
+        tx=make_optimizer(optim_config, num_steps),
+    )
+  return RAMState(**parts)

@@ -1,0 +1,1 @@
+"""Jittable step functions, one module per method."""

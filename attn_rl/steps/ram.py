@@ -1,0 +1,111 @@
+"""RAM train and eval steps: the hybrid loss of Mnih et al. 2014, Sec. 3.2.
+
+  L = CE(action(h_T), y) + w_r * REINFORCE(location) + w_b * (b_t - R)^2,  R = 1[argmax = y]
+
+averaged over B images x M Monte-Carlo rollouts each. One forward pass serves all three
+terms; the `stop_gradient` cuts inside `RAM.unroll` and `losses` route each term to its
+component, so one `value_and_grad` over the three components' parameters yields exactly the
+per-component gradients (tests/ram_step_test.py checks the routing term by term).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from attn_rl import losses
+from attn_rl.models.ram import RAM
+from attn_rl.state import RAMState
+
+
+def _loss_fn(model: RAM, rl_config, classifier, location, baseline, images, labels, key):
+  out = model.unroll({**classifier, **location, **baseline}, images, key)
+  ce = jax.vmap(losses.classification_loss)(out.logits, labels)
+  reward = jax.vmap(losses.correct_reward)(out.logits, labels)
+  reinforce = jax.vmap(losses.reinforce_loss, in_axes=(1, 0, 1))(out.log_probs, reward, out.baselines)
+  base = jax.vmap(losses.baseline_loss, in_axes=(1, 0))(out.baselines, reward)
+  total = (ce.mean() + rl_config.reinforce_weight * reinforce.mean()
+           + rl_config.baseline_weight * base.mean())
+  aux = {
+      "loss/classification": ce.mean(),
+      "loss/reinforce": reinforce.mean(),
+      "loss/baseline": base.mean(),
+      "reward/mean": reward.mean(),
+      "baseline/mean": out.baselines.mean(),
+  }
+  return total, (aux, out.logits)
+
+
+def make_train_step(config, model: RAM):
+  """train_step(state, batch, key) -> (state, metrics).
+
+  batch: {'image': [B, H, W] uint8, 'label': [B] int32}. key: the run's base key; the step
+  folds in its own step number, so no RNG state is stored and a resumed run draws the same
+  locations as an uninterrupted one.
+  """
+  num_rollouts = config.rl.num_rollouts
+  rl_config = config.rl
+  grad_fn = jax.value_and_grad(
+      lambda *a: _loss_fn(model, rl_config, *a), argnums=(0, 1, 2), has_aux=True
+  )
+
+  def train_step(state: RAMState, batch, key):
+    key = jax.random.fold_in(key, state.step)
+    (location_key,) = jax.random.split(key, 1)
+    images = jnp.repeat(batch["image"], num_rollouts, axis=0)
+    labels = jnp.repeat(batch["label"], num_rollouts, axis=0)
+    (total, (aux, logits)), grads = grad_fn(
+        state.classifier.params, state.location.params, state.baseline.params,
+        images, labels, location_key,
+    )
+    g_classifier, g_location, g_baseline = grads
+    state = state.replace(
+        classifier=state.classifier.apply_gradients(grads=g_classifier),
+        location=state.location.apply_gradients(grads=g_location),
+        baseline=state.baseline.apply_gradients(grads=g_baseline),
+    )
+    probs = jax.nn.softmax(logits).reshape(-1, num_rollouts, logits.shape[-1]).mean(1)
+    metrics = {
+        "loss/total": total,
+        **aux,
+        "acc": jnp.mean(jnp.argmax(probs, -1) == batch["label"]),
+        "grad_norm/classifier": _global_norm(g_classifier),
+        "grad_norm/location": _global_norm(g_location),
+    }
+    return state, metrics
+
+  return train_step
+
+
+def _global_norm(tree) -> jax.Array:
+  return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(tree)))
+
+
+def make_eval_step(config, model: RAM):
+  """eval_step(state, batch, key) -> sums of masked metrics over the batch.
+
+  Class probabilities are averaged over `eval.num_rollouts` rollouts per image; `correct_m1`
+  scores the first rollout alone (M = 1). batch adds 'mask' [B] (0 on padding).
+  """
+  num_rollouts = config.eval.num_rollouts
+
+  def eval_step(state: RAMState, batch, key):
+    images = jnp.repeat(batch["image"], num_rollouts, axis=0)
+    out = model.unroll(state.params(), images, key)
+    probs = jax.nn.softmax(out.logits).reshape(-1, num_rollouts, out.logits.shape[-1])
+    mean_probs = probs.mean(1)
+    label, mask = batch["label"], batch["mask"]
+    true_prob = jnp.take_along_axis(mean_probs, label[:, None], axis=1)[:, 0]
+    return {
+        "correct": jnp.sum(mask * (jnp.argmax(mean_probs, -1) == label)),
+        "correct_m1": jnp.sum(mask * (jnp.argmax(probs[:, 0], -1) == label)),
+        "nll": jnp.sum(mask * -jnp.log(jnp.maximum(true_prob, 1e-12))),
+        "count": jnp.sum(mask),
+    }
+
+  return eval_step
+
+
+def make_predict(model: RAM):
+  """predict(params, images, key) -> RAMOutput, one rollout per image (for pictures)."""
+  return lambda params, images, key: model.unroll(params, images, key)

@@ -1,0 +1,75 @@
+"""Glimpse-trajectory pictures: PNG (whole path) and animated GIF (one frame per glimpse).
+
+Pure Pillow, so pictures need no plotting library. Boxes are drawn at the pixels the sensor
+actually read (same centre and sides as `models.glimpse`), one box per scale.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from attn_rl.models import glimpse as glimpse_lib
+
+
+def _colour(t: int, num: int) -> tuple[int, int, int]:
+  """From blue (first glimpse) to red (last)."""
+  a = t / max(num - 1, 1)
+  return int(255 * a), int(80 + 100 * (1 - a)), int(255 * (1 - a))
+
+
+def _boxes(location, hw, glimpse_size, num_scales):
+  """[(top, left, bottom, right)] in pixels, for every scale of one glimpse."""
+  centre = np.asarray(glimpse_lib.centre_pixels(np.asarray(location)[None], *hw))[0]
+  out = []
+  for side in glimpse_lib.patch_sides(glimpse_size, num_scales):
+    top, left = centre - side // 2
+    out.append((top, left, top + side, left + side))
+  return out, centre
+
+
+def draw_trajectory(image, locations, *, glimpse_size, num_scales, upto=None, caption="",
+                    zoom=None):
+  """An RGB PIL image of `image` [H, W] uint8 with glimpses 0..upto of locations [T, 2]."""
+  image = np.asarray(image)
+  if image.ndim == 3:
+    image = image[..., 0]
+  h, w = image.shape
+  zoom = zoom or max(1, 240 // max(h, w))
+  margin = 16
+  canvas = Image.new("RGB", (w * zoom, h * zoom + margin), (0, 0, 0))
+  canvas.paste(Image.fromarray(image).convert("RGB").resize((w * zoom, h * zoom), Image.NEAREST),
+               (0, margin))
+  draw = ImageDraw.Draw(canvas)
+  num = len(locations)
+  upto = num - 1 if upto is None else upto
+  prev = None
+  for t in range(upto + 1):
+    colour = _colour(t, num)
+    boxes, centre = _boxes(locations[t], (h, w), glimpse_size, num_scales)
+    width = 2 if t == upto else 1
+    for top, left, bottom, right in boxes:
+      draw.rectangle(
+          [left * zoom, top * zoom + margin, right * zoom - 1, bottom * zoom - 1 + margin],
+          outline=colour, width=width,
+      )
+    point = (centre[1] * zoom, centre[0] * zoom + margin)
+    if prev is not None:
+      draw.line([prev, point], fill=colour, width=2)
+    draw.ellipse([point[0] - 3, point[1] - 3, point[0] + 3, point[1] + 3], fill=colour)
+    prev = point
+  draw.text((2, 2), caption, fill=(255, 255, 255))
+  return canvas
+
+
+def save_trajectory(path_prefix, image, locations, *, glimpse_size, num_scales, caption=""):
+  """Writes `<prefix>.png` (whole path) and `<prefix>.gif` (glimpse by glimpse)."""
+  os.makedirs(os.path.dirname(path_prefix) or ".", exist_ok=True)
+  kw = dict(glimpse_size=glimpse_size, num_scales=num_scales, caption=caption)
+  draw_trajectory(image, locations, **kw).save(path_prefix + ".png")
+  frames = [draw_trajectory(image, locations, upto=t, **kw) for t in range(len(locations))]
+  frames[0].save(path_prefix + ".gif", save_all=True, append_images=frames[1:], duration=600,
+                 loop=0)
+  return path_prefix + ".png", path_prefix + ".gif"

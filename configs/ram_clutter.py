@@ -1,0 +1,41 @@
+"""RAM on 60x60 cluttered MNIST, 4 pieces of 8x8 clutter: 8 glimpses of 12x12, 3 scales.
+
+Mnih et al. 2014, Table 2a (4.04% test error with 8 glimpses).
+
+Run:
+  TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
+    python -m attn_rl.main --config=configs/ram_clutter.py --workdir=runs/ram_clutter
+Quick check (seconds): --config=configs/ram_clutter.py:quicktest
+Expected: see README "Results" (measured runs, with their commands and hardware).
+"""
+
+from attn_rl import config_lib
+
+
+def get_config(arg=None):
+  variant = config_lib.parse_arg(arg)
+  c = config_lib.ram_defaults()
+  # Translated digit plus random crops of other digits.
+  c.data.task = "cluttered"
+  # Canvas side.
+  c.data.canvas_size = 60
+  # Clutter pieces, as in the paper's 60x60 task.
+  c.data.num_clutter = 4
+  # Side of each clutter piece.
+  c.data.clutter_size = 8
+  # Glimpses per episode.
+  c.model.num_glimpses = 8
+  # 12x12 retina patches.
+  c.model.glimpse_size = 12
+  # Patches of 12, 24 and 48 pixels.
+  c.model.num_scales = 3
+  # Location noise.
+  c.model.loc_std = 0.1
+  # Global batch.
+  c.train.batch_size = 128
+  # Training steps.
+  c.train.num_steps = 30000
+  if variant == "quicktest":
+    config_lib.apply_quicktest(c)
+  c.lock()
+  return c

@@ -1,0 +1,35 @@
+"""RAM on 28x28 MNIST: 6 glimpses of 8x8, 1 scale (Mnih et al. 2014, Table 1a).
+
+Run:
+  TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
+    python -m attn_rl.main --config=configs/ram_mnist.py --workdir=runs/ram_mnist
+Quick check (seconds): --config=configs/ram_mnist.py:quicktest
+Expected: see README "Results" (measured runs, with their commands and hardware).
+"""
+
+from attn_rl import config_lib
+
+
+def get_config(arg=None):
+  variant = config_lib.parse_arg(arg)
+  c = config_lib.ram_defaults()
+  # The undistorted 28x28 digit.
+  c.data.task = "plain"
+  # Image side.
+  c.data.canvas_size = 28
+  # Glimpses per episode.
+  c.model.num_glimpses = 6
+  # 8x8 retina patches.
+  c.model.glimpse_size = 8
+  # A single resolution.
+  c.model.num_scales = 1
+  # Location noise.
+  c.model.loc_std = 0.1
+  # Global batch.
+  c.train.batch_size = 128
+  # About 27 epochs of the 50,000 training images.
+  c.train.num_steps = 10000
+  if variant == "quicktest":
+    config_lib.apply_quicktest(c)
+  c.lock()
+  return c

@@ -1,0 +1,35 @@
+"""RAM on 60x60 translated MNIST: 8 glimpses of 12x12, 3 scales (Mnih et al. 2014, Table 1b).
+
+Run:
+  TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
+    python -m attn_rl.main --config=configs/ram_translated.py --workdir=runs/ram_translated
+Quick check (seconds): --config=configs/ram_translated.py:quicktest
+Expected: see README "Results" (measured runs, with their commands and hardware).
+"""
+
+from attn_rl import config_lib
+
+
+def get_config(arg=None):
+  variant = config_lib.parse_arg(arg)
+  c = config_lib.ram_defaults()
+  # The digit at a uniformly random position in a blank canvas.
+  c.data.task = "translated"
+  # Canvas side.
+  c.data.canvas_size = 60
+  # Glimpses per episode.
+  c.model.num_glimpses = 8
+  # 12x12 retina patches.
+  c.model.glimpse_size = 12
+  # Patches of 12, 24 and 48 pixels.
+  c.model.num_scales = 3
+  # Location noise.
+  c.model.loc_std = 0.1
+  # Global batch.
+  c.train.batch_size = 128
+  # Training steps.
+  c.train.num_steps = 20000
+  if variant == "quicktest":
+    config_lib.apply_quicktest(c)
+  c.lock()
+  return c
