@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import struct
 from flax.training import train_state
@@ -81,5 +82,5 @@ def create_ram_state(params: dict, optim_config, num_steps: int) -> RAMState:
     parts[name] = train_state.TrainState.create(
         apply_fn=None, params={n: params[n] for n in nets},
         tx=make_optimizer(optim_config, num_steps),
-    )
+    ).replace(step=jnp.zeros((), jnp.int32))  # An array, as after jit, not a Python int.
   return RAMState(**parts)

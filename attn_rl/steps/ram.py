@@ -18,22 +18,31 @@ from attn_rl.models.ram import RAM
 from attn_rl.state import RAMState
 
 
-def _loss_fn(model: RAM, rl_config, classifier, location, baseline, images, labels, key):
-  out = model.unroll({**classifier, **location, **baseline}, images, key)
+def loss_terms(model: RAM, params: dict, images, labels, key):
+  """The three terms of the hybrid loss, each a mean over the B*M episodes.
+
+  Returns ({'classification', 'reinforce', 'baseline'}: scalars, aux) where aux holds the
+  per-episode reward [B*M], baseline mean and logits [B*M, C].
+  """
+  out = model.unroll(params, images, key)
   ce = jax.vmap(losses.classification_loss)(out.logits, labels)
   reward = jax.vmap(losses.correct_reward)(out.logits, labels)
   reinforce = jax.vmap(losses.reinforce_loss, in_axes=(1, 0, 1))(out.log_probs, reward, out.baselines)
   base = jax.vmap(losses.baseline_loss, in_axes=(1, 0))(out.baselines, reward)
-  total = (ce.mean() + rl_config.reinforce_weight * reinforce.mean()
-           + rl_config.baseline_weight * base.mean())
-  aux = {
-      "loss/classification": ce.mean(),
-      "loss/reinforce": reinforce.mean(),
-      "loss/baseline": base.mean(),
-      "reward/mean": reward.mean(),
-      "baseline/mean": out.baselines.mean(),
+  terms = {"classification": ce.mean(), "reinforce": reinforce.mean(), "baseline": base.mean()}
+  return terms, {"reward": reward, "baseline_mean": out.baselines.mean(), "logits": out.logits}
+
+
+def _loss_fn(model: RAM, rl_config, classifier, location, baseline, images, labels, key):
+  terms, aux = loss_terms(model, {**classifier, **location, **baseline}, images, labels, key)
+  total = (terms["classification"] + rl_config.reinforce_weight * terms["reinforce"]
+           + rl_config.baseline_weight * terms["baseline"])
+  metrics = {
+      **{f"loss/{k}": v for k, v in terms.items()},
+      "reward/mean": aux["reward"].mean(),
+      "baseline/mean": aux["baseline_mean"],
   }
-  return total, (aux, out.logits)
+  return total, (metrics, aux["logits"])
 
 
 def make_train_step(config, model: RAM):

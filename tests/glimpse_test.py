@@ -1,0 +1,91 @@
+"""The glimpse sensor against an independent NumPy reference."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl.testing import parameterized
+
+from attn_rl.models import glimpse
+
+
+def reference_glimpse(image, loc, g, k):
+  """Pixel loops: scale i is the side g*2**i square at c - side//2, zero outside, box-mean."""
+  h, w = image.shape
+  loc = np.clip(np.asarray(loc, np.float64), -1, 1)
+  c = np.floor((loc + 1) / 2 * np.array([h, w])).astype(int)
+  out = []
+  for i in range(k):
+    side = g * 2**i
+    patch = np.zeros((side, side))
+    for r in range(side):
+      for q in range(side):
+        y, x = c[0] - side // 2 + r, c[1] - side // 2 + q
+        if 0 <= y < h and 0 <= x < w:
+          patch[r, q] = image[y, x]
+    f = 2**i
+    out.append(patch.reshape(g, f, g, f).mean((1, 3)))
+  return np.stack(out)
+
+
+def run_sensor(images, locs, g, k):
+  images = jnp.asarray(images, jnp.float32)[..., None]
+  padded = glimpse.pad_images(images, g, k)
+  return glimpse.glimpse_sensor(
+      padded, jnp.asarray(locs, jnp.float32), image_hw=images.shape[1:3], glimpse_size=g,
+      num_scales=k,
+  )[..., 0]
+
+
+class GlimpseSensorTest(parameterized.TestCase):
+
+  @parameterized.parameters((28, 8, 1), (28, 8, 3), (60, 12, 3), (100, 12, 4), (30, 5, 2))
+  def test_matches_reference_everywhere(self, size, g, k):
+    rng = np.random.default_rng(size + g + k)
+    image = rng.integers(0, 255, (size, size)).astype(np.float32)
+    corners = [(-1, -1), (-1, 1), (1, -1), (1, 1), (0, 0), (-1, 0), (0, 1)]
+    locs = np.array(corners + list(rng.uniform(-1.2, 1.2, (9, 2))), np.float32)
+    got = np.asarray(run_sensor(np.repeat(image[None], len(locs), 0), locs, g, k))
+    for i, loc in enumerate(locs):
+      np.testing.assert_allclose(got[i], reference_glimpse(image, loc, g, k), rtol=1e-5,
+                                 atol=1e-3, err_msg=f"location {loc}")
+
+  def test_exact_pixels_at_centre_and_corner(self):
+    image = np.arange(28 * 28, dtype=np.float32).reshape(28, 28)
+    got = np.asarray(run_sensor(image[None], [[0.0, 0.0]], 8, 1))[0, 0]
+    # l = 0 centres the 8x8 patch on pixel (14, 14): rows and columns 10..17.
+    np.testing.assert_array_equal(got, image[10:18, 10:18])
+    got = np.asarray(run_sensor(image[None], [[-1.0, -1.0]], 8, 1))[0, 0]
+    # l = (-1, -1) centres on pixel (0, 0): the top-left quarter is off the image (zeros).
+    np.testing.assert_array_equal(got[:4], 0)
+    np.testing.assert_array_equal(got[:, :4], 0)
+    np.testing.assert_array_equal(got[4:, 4:], image[:4, :4])
+
+  def test_outside_locations_clip_to_the_edge(self):
+    image = np.random.default_rng(0).random((1, 60, 60)).astype(np.float32)
+    far = run_sensor(image, [[5.0, -7.0]], 12, 3)
+    edge = run_sensor(image, [[1.0, -1.0]], 12, 3)
+    np.testing.assert_array_equal(np.asarray(far), np.asarray(edge))
+
+  def test_coarse_scale_is_box_average(self):
+    image = np.ones((1, 60, 60), np.float32)
+    got = np.asarray(run_sensor(image, [[0.0, 0.0]], 12, 3))[0]
+    # Every scale lies inside the image at the centre: all means are exactly 1.
+    np.testing.assert_allclose(got, 1.0)
+
+
+class SensorVariantsTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_jit_and_eager_match_reference(self):
+    image = jnp.asarray(np.random.default_rng(1).random((4, 60, 60, 1)), jnp.float32)
+    # Away from pixel boundaries, where float32 rounding of (l + 1) / 2 * H could differ.
+    locs = jnp.asarray([[0.11, -0.31], [0.93, 0.87], [-1, 1], [0.5, 0.0]], jnp.float32)
+    sensor = self.variant(lambda p, l: glimpse.glimpse_sensor(
+        p, l, image_hw=(60, 60), glimpse_size=12, num_scales=3))
+    out = sensor(glimpse.pad_images(image, 12, 3), locs)
+    chex.assert_shape(out, (4, 3, 12, 12, 1))
+    for i in range(4):
+      np.testing.assert_allclose(
+          out[i, ..., 0], reference_glimpse(np.asarray(image[i, ..., 0]), locs[i], 12, 3),
+          atol=1e-5)
