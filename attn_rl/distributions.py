@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import jax
-import jax.numpy as jnp
 
 
 def gaussian_sample(key: jax.Array, mean: jax.Array, std: float) -> jax.Array:

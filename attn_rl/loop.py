@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
+import subprocess
 import time
 
 import jax
@@ -56,6 +58,24 @@ def _truncate_metrics(path: str, last_step: int) -> None:
     kept = [r for r in writers.read_jsonl(path) if r["step"] <= last_step]
     with open(path, "w") as f:
       f.writelines(json.dumps(r) + "\n" for r in kept)
+
+
+def provenance() -> dict:
+  """Where and with what a result was produced (goes into results.json)."""
+  try:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True, cwd=os.path.dirname(__file__)).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    commit = None
+  return {
+      "git_commit": commit,
+      "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+      "jax": jax.__version__,
+      "backend": jax.default_backend(),
+      "devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}",
+      "cpu_count": os.cpu_count(),
+      "machine": platform.platform(),
+  }
 
 
 def _image_shape(data_config) -> tuple[int, int]:
@@ -110,10 +130,12 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   if latest.latest_step() is not None:
     state, meta = latest.restore(checkpointing.abstract_like(abstract, repl))
     start = int(meta["step"])
+    wall_before = float(meta.get("train_seconds", 0.0))
     logging.info("Resumed from step %d in %s.", start, workdir)
   else:
     state = jax.jit(init_fn, out_shardings=state_sharding)(init_key)
-    start = 0
+    start, wall_before = 0, 0.0
+  run_started = time.time()
   best_val = best.read_meta()["val_error"] if best.latest_step() is not None else float("inf")
 
   num_steps = config.train.num_steps
@@ -200,7 +222,8 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     )
 
   def save(step: int) -> None:
-    latest.save(step, state, {"step": step, "config": config_dict})
+    latest.save(step, state, {"step": step, "config": config_dict,
+                              "train_seconds": wall_before + time.time() - run_started})
     last_good["step"] = step
 
   end = num_steps if max_steps_this_run is None else min(num_steps, start + max_steps_this_run)
@@ -240,12 +263,12 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   best.wait()
   writer.flush()
 
-  results = {"step": step, "finished": step >= num_steps}
+  results = {"step": step, "finished": step >= num_steps, "seed": config.seed,
+             "train_seconds": wall_before + time.time() - run_started, **provenance()}
   if step >= num_steps:
     results.update(_test_once(config, method, best, abstract, repl, evaluate, write_pictures,
                               proc))
-    writer.write_scalars(step, {f"test/{k}": v for k, v in results.items()
-                                if isinstance(v, float)})
+    writer.write_scalars(step, {f"test/{k}": results[k] for k in ("error", "error_m1", "nll")})
     if is_main:
       with open(results_path, "w") as f:
         json.dump(results, f, indent=1)

@@ -1,7 +1,6 @@
 """The glimpse sensor against an independent NumPy reference."""
 
 import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 from absl.testing import parameterized
@@ -81,8 +80,8 @@ class SensorVariantsTest(chex.TestCase):
     image = jnp.asarray(np.random.default_rng(1).random((4, 60, 60, 1)), jnp.float32)
     # Away from pixel boundaries, where float32 rounding of (l + 1) / 2 * H could differ.
     locs = jnp.asarray([[0.11, -0.31], [0.93, 0.87], [-1, 1], [0.5, 0.0]], jnp.float32)
-    sensor = self.variant(lambda p, l: glimpse.glimpse_sensor(
-        p, l, image_hw=(60, 60), glimpse_size=12, num_scales=3))
+    sensor = self.variant(lambda p, loc: glimpse.glimpse_sensor(
+        p, loc, image_hw=(60, 60), glimpse_size=12, num_scales=3))
     out = sensor(glimpse.pad_images(image, 12, 3), locs)
     chex.assert_shape(out, (4, 3, 12, 12, 1))
     for i in range(4):

@@ -10,8 +10,6 @@ prefetch thread, overlapping the device step.
 
 from __future__ import annotations
 
-import functools
-
 import grain
 import numpy as np
 
@@ -56,10 +54,15 @@ class TrainBatches:
     self._local = global_batch // process_count
     self._offset = process_index * self._local
     self._canvas = canvas_fn(data_config, digits, "train", seed)
+    self._perms: dict[int, np.ndarray] = {}
 
-  @functools.lru_cache(maxsize=2)
   def _permutation(self, epoch: int) -> np.ndarray:
-    return np.random.default_rng([self._seed, epoch]).permutation(len(self._digits))
+    if epoch not in self._perms:
+      # Keep only the current epoch's (and the previous one, for prefetch at the boundary).
+      self._perms = {e: p for e, p in self._perms.items() if e == epoch - 1}
+      self._perms[epoch] = np.random.default_rng([self._seed, epoch]).permutation(
+          len(self._digits))
+    return self._perms[epoch]
 
   def global_indices(self, step: int) -> np.ndarray:
     """Indices of the whole global batch of `step` (every process computes the same)."""

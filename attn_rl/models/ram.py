@@ -39,7 +39,8 @@ class GlimpseNetwork(nn.Module):
   @nn.compact
   def __call__(self, glimpses, locations):
     """glimpses [B, k, g, g, C], locations [B, 2] -> g_t [B, features]."""
-    h_g = nn.relu(nn.Dense(self.hidden_glimpse, name="what")(glimpses.reshape(glimpses.shape[0], -1)))
+    flat = glimpses.reshape(glimpses.shape[0], -1)
+    h_g = nn.relu(nn.Dense(self.hidden_glimpse, name="what")(flat))
     h_l = nn.relu(nn.Dense(self.hidden_location, name="where")(locations))
     return nn.relu(nn.Dense(self.features, name="what_out")(h_g) +
                    nn.Dense(self.features, use_bias=False, name="where_out")(h_l))
@@ -104,7 +105,8 @@ class RAM:
 
   def __init__(self, model_config, num_classes: int):
     c = model_config
-    self.num_glimpses, self.glimpse_size, self.num_scales = c.num_glimpses, c.glimpse_size, c.num_scales
+    self.num_glimpses = c.num_glimpses
+    self.glimpse_size, self.num_scales = c.glimpse_size, c.num_scales
     self.loc_std = c.loc_std
     self.nets = {
         "glimpse": GlimpseNetwork(c.glimpse_hidden, c.location_hidden, c.glimpse_features),
@@ -125,7 +127,9 @@ class RAM:
         "glimpse": self.nets["glimpse"].init(
             keys["glimpse"], jnp.zeros((1, self.num_scales, g, g, channels)), jnp.zeros((1, 2))
         )["params"],
-        "core": core.init(keys["core"], core.initial_carry(1), jnp.zeros((1, self.nets["glimpse"].features)))["params"],
+        "core": core.init(
+            keys["core"], core.initial_carry(1), jnp.zeros((1, self.nets["glimpse"].features))
+        )["params"],
         "location": self.nets["location"].init(keys["location"], h)["params"],
         "baseline": self.nets["baseline"].init(keys["baseline"], h)["params"],
         "action": self.nets["action"].init(keys["action"], h)["params"],

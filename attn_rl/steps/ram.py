@@ -27,7 +27,8 @@ def loss_terms(model: RAM, params: dict, images, labels, key):
   out = model.unroll(params, images, key)
   ce = jax.vmap(losses.classification_loss)(out.logits, labels)
   reward = jax.vmap(losses.correct_reward)(out.logits, labels)
-  reinforce = jax.vmap(losses.reinforce_loss, in_axes=(1, 0, 1))(out.log_probs, reward, out.baselines)
+  reinforce = jax.vmap(losses.reinforce_loss, in_axes=(1, 0, 1))(
+      out.log_probs, reward, out.baselines)
   base = jax.vmap(losses.baseline_loss, in_axes=(1, 0))(out.baselines, reward)
   terms = {"classification": ce.mean(), "reinforce": reinforce.mean(), "baseline": base.mean()}
   return terms, {"reward": reward, "baseline_mean": out.baselines.mean(), "logits": out.logits}

@@ -1,0 +1,154 @@
+"""Every `:quicktest` config end to end: train, validate, checkpoint, resume, test; bad input."""
+
+import glob
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from attn_rl import checkpointing, loop, parallel
+from attn_rl.data import pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
+                 if not os.path.basename(p).startswith("_"))
+
+
+def load_config(path, arg="quicktest", **overrides):
+  spec = importlib.util.spec_from_file_location("cfg", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(arg)
+  with config.unlocked():
+    config.data.source = "synthetic"  # Tests never need the real dataset.
+    for key, value in overrides.items():
+      group, name = key.split(".")
+      config[group][name] = value
+  return config
+
+
+def read_metrics(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
+  config = load_config(path)
+  straight = str(tmp_path / "straight")
+  results = loop.train_and_evaluate(config, straight)
+  assert results["finished"] and 0.0 <= results["error"] <= 1.0
+  metrics = read_metrics(straight)
+  assert any("train/loss/total" in m for m in metrics)
+  assert any("val/error" in m for m in metrics) and any("test/error" in m for m in metrics)
+  assert os.path.exists(os.path.join(straight, "config.json"))
+  assert os.path.isdir(os.path.join(straight, "checkpoints", "6"))
+  assert glob.glob(os.path.join(straight, "pictures", "test_*.gif"))
+  assert glob.glob(os.path.join(straight, "pictures", "validation_*.png"))
+
+  # Interrupted after 4 steps, then rerun: the same final state and metrics.
+  resumed = str(tmp_path / "resumed")
+  partial = loop.train_and_evaluate(config, resumed, max_steps_this_run=4)
+  assert not partial["finished"] and partial["step"] == 4
+  scores = lambda r: {k: r[k] for k in ("error", "error_m1", "nll", "selected_step", "val_error")}
+  finished = loop.train_and_evaluate(config, resumed)
+  assert scores(finished) == scores(results)
+  last = lambda w: [m for m in read_metrics(w) if m["step"] == 6]
+  strip = lambda ms: [{k: v for k, v in m.items() if k not in ("time", "train/images_per_sec")}
+                      for m in ms]
+  assert strip(last(straight)) == strip(last(resumed))
+  assert [m["step"] for m in read_metrics(resumed) if "val/error" in m] == [3, 6]
+  # A finished run returns its stored results without training (or testing) again.
+  assert loop.train_and_evaluate(config, resumed) == finished
+
+
+def test_sigterm_checkpoints_and_rerun_resumes(tmp_path, monkeypatch):
+  config = load_config(CONFIGS[0])
+  real = pipeline.train_dataset
+
+  def interrupting(batches, start, num_steps, prefetch):
+    for i, batch in enumerate(real(batches, start, num_steps, prefetch)):
+      if start == 0 and i == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+      yield batch
+
+  monkeypatch.setattr(pipeline, "train_dataset", interrupting)
+  workdir = str(tmp_path / "w")
+  first = loop.train_and_evaluate(config, workdir)
+  assert not first["finished"] and first["step"] == 3
+  assert checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                    max_to_keep=2).latest_step() == 3
+  assert loop.train_and_evaluate(config, workdir)["finished"]
+
+
+def test_non_finite_loss_stops_naming_the_step(tmp_path):
+  config = load_config(CONFIGS[0], **{"optim.learning_rate": float("nan"),
+                                      "optim.schedule": "constant"})
+  with pytest.raises(FloatingPointError, match="Non-finite loss at step 2"):
+    loop.train_and_evaluate(config, str(tmp_path / "w"))
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path):
+  workdir = str(tmp_path / "w")
+  loop.train_and_evaluate(load_config(CONFIGS[0]), workdir, max_steps_this_run=2)
+  other = load_config(CONFIGS[0], **{"model.num_glimpses": 3})
+  with pytest.raises(checkpointing.ConfigMismatchError, match="model.num_glimpses"):
+    loop.train_and_evaluate(other, workdir)
+  # Logging and checkpoint cadence may change between runs.
+  ok = load_config(CONFIGS[0], **{"log.every_steps": 3})
+  assert loop.train_and_evaluate(ok, workdir)["finished"]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("data.task", "rotated", "data.task='rotated' is not one of"),
+    ("model.core", "gru", "model.core='gru'"),
+    ("model.loc_std", 0.0, "model.loc_std=0.0 must be a positive"),
+    ("model.num_scales", 6, "lower model.num_scales"),
+    ("train.batch_size", 12, "train.batch_size=12 does not divide over the 8 devices"),
+    ("eval.batch_size", 30, "eval.batch_size=30 does not divide"),
+    ("mesh.data", 16, "mesh.data=16 but 8 devices exist"),
+])
+def test_bad_config_values_give_clear_errors(tmp_path, key, value, message):
+  config = load_config(CONFIGS[0], **{key: value})
+  with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    loop.train_and_evaluate(config, str(tmp_path / "w"))
+
+
+def test_unknown_variant_and_unknown_key():
+  with pytest.raises(ValueError, match="Unknown config variant 'quick'"):
+    load_config(CONFIGS[0], arg="quick")
+  config = load_config(CONFIGS[0])
+  with pytest.raises(AttributeError):
+    config.model.num_glimpse = 3  # A typo is an error, not a new key.
+
+
+def test_missing_dataset_error_from_the_loop(tmp_path):
+  config = load_config(CONFIGS[0], **{"data.source": "tfds", "data.tfds_data_dir": str(tmp_path)})
+  with pytest.raises(FileNotFoundError, match="TFDS_DATA_DIR=../shared/data/tensorflow_datasets"):
+    loop.train_and_evaluate(config, str(tmp_path / "w"))
+
+
+def test_cli_runs_and_visualize_draws(tmp_path):
+  env = {**os.environ, "XLA_FLAGS": ""}
+  workdir = str(tmp_path / "cli")
+  cmd = [sys.executable, "-m", "attn_rl.main", f"--config={CONFIGS[0]}:quicktest",
+         "--config.data.source=synthetic", f"--workdir={workdir}"]
+  subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)
+  assert json.load(open(os.path.join(workdir, "results.json")))["finished"]
+  out = str(tmp_path / "pics")
+  subprocess.run([sys.executable, "-m", "attn_rl.visualize", f"--workdir={workdir}",
+                  f"--out={out}", "--num=2"], check=True, env=env, cwd=ROOT, capture_output=True)
+  assert len(glob.glob(os.path.join(out, "*.gif"))) == 2
+  assert len(glob.glob(os.path.join(out, "*.png"))) == 2
+
+
+def test_default_workdir():
+  from attn_rl import main
+  assert main.default_workdir("configs/ram_clutter.py:quicktest") == os.path.join(
+      "runs", "ram_clutter_quicktest")
+  assert parallel.DATA_AXIS == "data" and jax.device_count() == 8
