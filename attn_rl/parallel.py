@@ -20,15 +20,16 @@ DATA_AXIS = "data"
 
 
 def maybe_initialize_distributed() -> None:
-  """Starts jax.distributed on multi-host launches (Cloud TPU pods, SLURM, explicit env).
+  """Starts jax.distributed on multi-host launches.
 
-  On a Cloud TPU VM pod slice, JAX discovers the coordinator itself; elsewhere set
-  JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID (see launch/README.md).
+  Triggered by ATTN_RL_DISTRIBUTED=1 (set by launch/tpu_pod.sh: on Cloud TPU VMs JAX finds
+  the coordinator itself), by JAX_COORDINATOR_ADDRESS (with JAX_NUM_PROCESSES and
+  JAX_PROCESS_ID), or by a SLURM job with several tasks. See launch/README.md.
   """
+  requested = os.environ.get("ATTN_RL_DISTRIBUTED") == "1"
   explicit = "JAX_COORDINATOR_ADDRESS" in os.environ
-  tpu_pod = os.environ.get("TPU_WORKER_HOSTNAMES", "").count(",") > 0
   slurm = int(os.environ.get("SLURM_NTASKS", "1")) > 1
-  if explicit or tpu_pod or slurm:
+  if requested or explicit or slurm:
     jax.distributed.initialize()
 
 
