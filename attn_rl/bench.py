@@ -11,12 +11,9 @@ digits, so no dataset is needed; device work is identical to training on MNIST.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import time
 
 import jax
@@ -24,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from attn_rl import methods, parallel
+from attn_rl import loop, methods, parallel
 from attn_rl.data import pipeline, sources
 
 _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON path.")
@@ -140,19 +137,8 @@ def main(argv):
             f"pipeline {r['pipeline_images_per_sec']:9.0f} img/s, "
             f"{r['flops_per_image'] / 1e6:.2f} MFLOP/img, "
             f"{100 * r['fraction_of_matmul_peak']:.1f}% of peak", flush=True)
-  try:
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            check=True).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    commit = None
   out = {
-      "date": datetime.datetime.now().isoformat(timespec="seconds"),
-      "git_commit": commit,
-      "jax": jax.__version__,
-      "backend": jax.default_backend(),
-      "devices": [d.device_kind for d in jax.devices()],
-      "cpu_count": os.cpu_count(),
-      "machine": platform.platform(),
+      **loop.provenance(),
       "matmul_peak_flops": peak,
       "steps_per_run": _STEPS.value,
       "repeats": _REPEATS.value,

@@ -67,19 +67,9 @@ def check_divisible(batch_size: int, mesh, what: str) -> None:
     )
 
 
-def local_slice(mesh) -> tuple[int, int]:
-  """(index, count) of this process's slice of a global batch."""
-  return jax.process_index(), jax.process_count()
-
-
 def global_batch(local: dict, mesh) -> dict:
   """Assembles the global batch from this process's slice (sharded on the leading axis)."""
   sharding = batch_sharded(mesh)
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local
   )
-
-
-def replicate(tree, mesh):
-  """Places a host pytree on every device of the mesh."""
-  return jax.device_put(tree, replicated(mesh))
