@@ -60,15 +60,24 @@ def _truncate_metrics(path: str, last_step: int) -> None:
       f.writelines(json.dumps(r) + "\n" for r in kept)
 
 
-def provenance() -> dict:
-  """Where and with what a result was produced (goes into results.json)."""
+def _git(*args: str) -> str | None:
   try:
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            check=True, cwd=os.path.dirname(__file__)).stdout.strip()
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                          cwd=os.path.dirname(__file__)).stdout.strip()
   except (OSError, subprocess.CalledProcessError):
-    commit = None
+    return None
+
+
+def provenance() -> dict:
+  """Where and with what a result was produced (goes into results.json).
+
+  Call it when the run starts: the code that ran is HEAD at that moment, plus local edits
+  when `git_dirty` is true.
+  """
+  status = _git("status", "--porcelain", "--untracked-files=no")
   return {
-      "git_commit": commit,
+      "git_commit": _git("rev-parse", "HEAD"),
+      "git_dirty": None if status is None else bool(status),
       "date": time.strftime("%Y-%m-%d %H:%M:%S"),
       "jax": jax.__version__,
       "backend": jax.default_backend(),
@@ -136,6 +145,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     state = jax.jit(init_fn, out_shardings=state_sharding)(init_key)
     start, wall_before = 0, 0.0
   run_started = time.time()
+  started_with = provenance()
   best_val = best.read_meta()["val_error"] if best.latest_step() is not None else float("inf")
 
   num_steps = config.train.num_steps
@@ -264,7 +274,8 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   writer.flush()
 
   results = {"step": step, "finished": step >= num_steps, "seed": config.seed,
-             "train_seconds": wall_before + time.time() - run_started, **provenance()}
+             "train_seconds": wall_before + time.time() - run_started, **started_with,
+             "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
   if step >= num_steps:
     results.update(_test_once(config, method, best, abstract, repl, evaluate, write_pictures,
                               proc))
