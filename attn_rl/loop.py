@@ -22,7 +22,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from attn_rl import checkpointing, methods, parallel, viz
+from attn_rl import checkpointing, methods, parallel
 from attn_rl import metric_writers as writers
 from attn_rl.data import pipeline, sources
 
@@ -87,8 +87,22 @@ def provenance() -> dict:
   }
 
 
-def _image_shape(data_config) -> tuple[int, int]:
-  return (data_config.canvas_size,) * 2
+def summarize_eval_sums(sums: dict) -> dict:
+  """Sums over examples from an eval step -> rates.
+
+  `count` is the number of real examples; `correct<suffix>` becomes `error<suffix>`
+  (1 - accuracy); every other key is averaged per example (e.g. `nll`).
+  """
+  count = float(sums["count"])
+  out = {}
+  for k, v in sums.items():
+    if k == "count":
+      continue
+    if k.startswith("correct"):
+      out["error" + k[len("correct"):]] = 1.0 - float(v) / count
+    else:
+      out[k] = float(v) / count
+  return out
 
 
 def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None = None) -> dict:
@@ -132,7 +146,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   init_key, train_key, eval_key, picture_key = jax.random.split(jax.random.key(config.seed), 4)
   repl = parallel.replicated(mesh)
   batch_sharding = parallel.batch_sharded(mesh)
-  init_fn = lambda key: method.init_state(config, model, key, _image_shape(config.data))
+  init_fn = lambda key: method.init_state(config, model, key, pipeline.image_shape(config.data))
   abstract = jax.eval_shape(init_fn, init_key)
   state_sharding = jax.tree.map(lambda _: repl, abstract)
 
@@ -176,12 +190,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
       batch = parallel.global_batch({k: b[k] for k in ("image", "label", "mask")}, mesh)
       out = eval_step(state, batch, jax.random.fold_in(eval_key, i))
       sums = out if sums is None else jax.tree.map(lambda a, b: a + b, sums, out)
-    s = jax.device_get(sums)
-    return {
-        "error": 1.0 - float(s["correct"] / s["count"]),
-        "error_m1": 1.0 - float(s["correct_m1"] / s["count"]),
-        "nll": float(s["nll"] / s["count"]),
-    }
+    return summarize_eval_sums(jax.device_get(sums))
 
   def write_pictures(state, step: int, eval_batches, split: str) -> list[str]:
     n = min(config.eval.num_pictures, len(eval_batches[0]["image"]))
@@ -190,15 +199,10 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     params = jax.tree.map(lambda x: x.addressable_data(0), method.inference_params(state))
     images = eval_batches[0]["image"][:n]
     out = jax.device_get(predict(params, images, jax.random.fold_in(picture_key, step)))
-    paths = []
-    for i in range(n):
-      guess, label = int(np.argmax(out.logits[i])), int(eval_batches[0]["label"][i])
-      paths += viz.save_trajectory(
-          os.path.join(workdir, "pictures", f"{split}_step{step:07d}_{i}"), images[i],
-          out.locations[:, i], glimpse_size=config.model.glimpse_size,
-          num_scales=config.model.num_scales, caption=f"step {step} label {label} guess {guess}",
-      )
-    return paths
+    return method.save_pictures(
+        config, out, images, eval_batches[0]["label"][:n],
+        os.path.join(workdir, "pictures", f"{split}_step{step:07d}"), step,
+    )
 
   pending: list[tuple[int, dict]] = []
   last_good = {"step": start}
@@ -222,14 +226,10 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     means["train/images_per_sec"] = ips
     writer.write_scalars(step, means)
     eta = (num_steps - step) * config.train.batch_size / max(ips, 1e-9)
-    logging.info(
-        "step %d/%d  loss %.4f  ce %.4f  reinforce %.4f  baseline %.4f  acc %.3f  "
-        "%.0f img/s  ETA %s", step, num_steps, means["train/loss/total"],
-        means.get("train/loss/classification", float("nan")),
-        means.get("train/loss/reinforce", float("nan")),
-        means.get("train/loss/baseline", float("nan")), means.get("train/acc", float("nan")),
-        ips, time.strftime("%H:%M:%S", time.gmtime(eta)),
-    )
+    shown = "  ".join(f"{k.split('/', 2)[-1]} {means[f'train/{k}']:.4g}"
+                      for k in method.log_keys if f"train/{k}" in means)
+    logging.info("step %d/%d  %s  %.0f img/s  ETA %s", step, num_steps, shown, ips,
+                 time.strftime("%H:%M:%S", time.gmtime(eta)))
 
   def save(step: int) -> None:
     latest.save(step, state, {"step": step, "config": config_dict,
@@ -256,8 +256,8 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
         flush_train_metrics(step, time.time() - window_start, window_steps)
         val = evaluate(state, val_batches)
         writer.write_scalars(step, {f"val/{k}": v for k, v in val.items()})
-        logging.info("step %d  validation error %.4f (M=1: %.4f)", step, val["error"],
-                     val["error_m1"])
+        logging.info("step %d  validation %s", step,
+                     "  ".join(f"{k} {v:.4f}" for k, v in val.items()))
         if val["error"] < best_val:
           best_val = val["error"]
           best.save(step, state, {"step": step, "val_error": best_val, "config": config_dict})
@@ -279,12 +279,13 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   if step >= num_steps:
     results.update(_test_once(config, method, best, abstract, repl, evaluate, write_pictures,
                               proc))
-    writer.write_scalars(step, {f"test/{k}": results[k] for k in ("error", "error_m1", "nll")})
+    writer.write_scalars(step, {f"test/{k}": v for k, v in results["test"].items()})
     if is_main:
       with open(results_path, "w") as f:
         json.dump(results, f, indent=1)
-      logging.info("Test error %.4f (M=1: %.4f) at validation-selected step %d.",
-                   results["error"], results["error_m1"], results["selected_step"])
+      logging.info("Test %s at validation-selected step %d.",
+                   "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()),
+                   results["selected_step"])
   writer.close()
   latest.close()
   best.close()
@@ -302,8 +303,9 @@ def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, p
   write_pictures(state, int(meta["step"]), test_batches, "test")
   return {
       **test,
+      "test": test,
       "selected_step": int(meta["step"]),
       "val_error": float(meta["val_error"]),
-      "eval_rollouts": config.eval.num_rollouts,
+      "eval_rollouts": config.eval.get("num_rollouts"),
       "num_test": len(test_digits),
   }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from attn_rl import config_lib
+import numpy as np
+
+from attn_rl import config_lib, viz
 from attn_rl import state as state_lib
 from attn_rl.models.ram import RAM
 from attn_rl.steps import ram as ram_steps
@@ -18,16 +20,31 @@ class Method(NamedTuple):
   init_state: Callable[..., Any]
   make_train_step: Callable[..., Callable]
   make_eval_step: Callable[..., Callable]
-  # model -> predict(params, images, key) with `.locations` [T, B, 2] for pictures.
+  # model -> predict(params, images, key), the input of `save_pictures`.
   make_predict: Callable[..., Callable]
   # state -> parameters that `predict` takes.
   inference_params: Callable[[Any], Any]
+  # (config, predict output, images, labels, path prefix, step) -> written paths.
+  save_pictures: Callable[..., list[str]]
+  # Train metrics shown on the log line, in order (all of them go to metrics.jsonl).
+  log_keys: tuple[str, ...] = ("loss/total", "acc")
 
 
 def _ram_init(config, model: RAM, key, image_shape):
   return state_lib.create_ram_state(
       model.init(key, image_shape), config.optim, config.train.num_steps
   )
+
+
+def _ram_pictures(config, out, images, labels, prefix, step) -> list[str]:
+  paths = []
+  for i in range(len(images)):
+    guess, label = int(np.argmax(out.logits[i])), int(labels[i])
+    paths += viz.save_trajectory(
+        f"{prefix}_{i}", images[i], out.locations[:, i], glimpse_size=config.model.glimpse_size,
+        num_scales=config.model.num_scales, caption=f"step {step} label {label} guess {guess}",
+    )
+  return paths
 
 
 REGISTRY = {
@@ -39,6 +56,8 @@ REGISTRY = {
         make_eval_step=ram_steps.make_eval_step,
         make_predict=ram_steps.make_predict,
         inference_params=lambda state: state.params(),
+        save_pictures=_ram_pictures,
+        log_keys=("loss/total", "loss/classification", "loss/reinforce", "loss/baseline", "acc"),
     ),
 }
 

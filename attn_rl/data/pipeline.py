@@ -21,6 +21,11 @@ EVAL_SEED = 2014
 _STREAMS = {"train": 0, "validation": 1, "test": 2}
 
 
+def image_shape(data_config) -> tuple[int, ...]:
+  """Shape of one image as the model sees it (no batch axis)."""
+  return (data_config.canvas_size,) * 2
+
+
 def canvas_fn(data_config, digits: sources.Digits, split: str, seed: int):
   """(digit indices [B], epoch) -> uint8 canvases [B, S, S] for one split."""
   return lambda index, epoch: canvas_lib.make_canvases(
