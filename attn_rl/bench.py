@@ -1,16 +1,22 @@
 """Throughput benchmark: full training steps vs the input pipeline, per RAM task; writes JSON.
 
-  python -m attn_rl.bench --out=benchmarks/ram_throughput_cpu.json [--batch_sizes=128,512]
+  python -m attn_rl.bench --out=benchmarks/ram_throughput_cpu.json \
+      [--batch_sizes=128,512] [--sensors=table,patch] [--tasks=clutter60_8x12x3]
 
-For each task and batch size: median images/s of the jitted train step (forward, backward,
-three optimizer updates) over --repeats timed runs of --steps steps after warm-up; the host
-pipeline's images/s (canvas generation for the same batches); XLA's FLOPs per image; and the
-fraction of the machine's float32 matmul peak measured in the same process. Uses synthetic
+For each task, batch size and glimpse sensor: median images/s of the jitted train step
+(forward, backward, three optimizer updates) over --repeats timed runs of --steps steps after
+warm-up. All variants are compiled first and their timed runs interleaved (round-robin), so
+a noisy neighbour slows every variant alike and the ratios stay meaningful. Also: the host
+pipeline's images/s (canvas generation for the same batches), XLA's FLOPs per image (from a
+fully unrolled copy of the step: XLA's cost analysis counts a loop body once), and the
+fraction of the machine's float32 matmul peak, measured in the same process. Uses synthetic
 digits, so no dataset is needed; device work is identical to training on MNIST.
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
 import os
 import statistics
@@ -27,6 +33,7 @@ from attn_rl.data import pipeline, sources
 _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON path.")
 _BATCHES = flags.DEFINE_list("batch_sizes", ["128", "512"], "Global batch sizes.")
 _TASKS = flags.DEFINE_list("tasks", None, "Subset of task names (default: all).")
+_SENSORS = flags.DEFINE_list("sensors", ["table"], "Glimpse sensors (model.sensor) to compare.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed run.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs; the median is reported.")
 
@@ -41,9 +48,7 @@ TASKS = {
 
 
 def load(name, overrides, batch):
-  import importlib
-  module = importlib.import_module(f"configs.{name}")
-  c = module.get_config()
+  c = importlib.import_module(f"configs.{name}").get_config()
   with c.unlocked():
     c.data.source = "synthetic"
     c.train.batch_size = batch
@@ -66,77 +71,98 @@ def matmul_peak(n=2048, repeats=10) -> float:
   return 2 * n**3 / statistics.median(times)
 
 
-def bench_one(config, steps, repeats) -> dict:
-  method = methods.get(config.method)
-  mesh = parallel.make_mesh(config.mesh)
-  parallel.check_divisible(config.train.batch_size, mesh, "train.batch_size")
-  model = method.make_model(config)
-  shape = (config.data.canvas_size,) * 2
-  repl = parallel.replicated(mesh)
-  init = lambda k: method.init_state(config, model, k, shape)
-  state_sharding = jax.tree.map(lambda _: repl, jax.eval_shape(init, jax.random.key(0)))
-  state = jax.jit(init, out_shardings=state_sharding)(jax.random.key(0))
-  step = jax.jit(method.make_train_step(config, model),
-                 in_shardings=(state_sharding, parallel.batch_sharded(mesh), repl),
-                 out_shardings=(state_sharding, repl), donate_argnums=(0,))
-  digits = sources.load_digits(config.data, "train")
-  batches = pipeline.TrainBatches(config.data, digits, seed=0,
-                                  global_batch=min(config.train.batch_size, len(digits)))
-  host = [batches(i % batches.steps_per_epoch) for i in range(4)]
-  if len(host[0]["label"]) < config.train.batch_size:  # Tile past the synthetic set's size.
-    reps = -(-config.train.batch_size // len(host[0]["label"]))
-    host = [{k: np.concatenate([v] * reps)[:config.train.batch_size] for k, v in b.items()}
-            for b in host]
-  device_batches = [parallel.global_batch(b, mesh) for b in host]
-  key = jax.random.key(1)
-  compiled = step.lower(state, device_batches[0], key).compile()
+def _compiled_flops(compiled) -> float:
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, list | tuple) else cost
-  flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-  for b in device_batches[:2]:  # Warm-up.
-    state, m = step(state, b, key)
-  jax.block_until_ready(m)
-  rates = []
-  for _ in range(repeats):
-    t = time.perf_counter()
-    for i in range(steps):
-      state, m = step(state, device_batches[i % 4], key)
+  return float(cost.get("flops", float("nan"))) if cost else float("nan")
+
+
+class Variant:
+  """One (config, batch) compiled and ready to time; `run(steps)` returns images/s."""
+
+  def __init__(self, config):
+    self.config = config
+    method = methods.get(config.method)
+    mesh = parallel.make_mesh(config.mesh)
+    parallel.check_divisible(config.train.batch_size, mesh, "train.batch_size")
+    model = method.make_model(config)
+    shape = pipeline.image_shape(config.data)
+    repl = parallel.replicated(mesh)
+    init = lambda k: method.init_state(config, model, k, shape)
+    state_sharding = jax.tree.map(lambda _: repl, jax.eval_shape(init, jax.random.key(0)))
+    self.state = jax.jit(init, out_shardings=state_sharding)(jax.random.key(0))
+    shardings = dict(in_shardings=(state_sharding, parallel.batch_sharded(mesh), repl),
+                     out_shardings=(state_sharding, repl))
+    self.step = jax.jit(method.make_train_step(config, model), donate_argnums=(0,), **shardings)
+    digits = sources.load_digits(config.data, "train")
+    self.batches = pipeline.TrainBatches(config.data, digits, seed=0,
+                                         global_batch=min(config.train.batch_size, len(digits)))
+    host = [self.batches(i % self.batches.steps_per_epoch) for i in range(4)]
+    if len(host[0]["label"]) < config.train.batch_size:  # Tile past the synthetic set's size.
+      reps = -(-config.train.batch_size // len(host[0]["label"]))
+      host = [{k: np.concatenate([v] * reps)[:config.train.batch_size] for k, v in b.items()}
+              for b in host]
+    self.device_batches = [parallel.global_batch(b, mesh) for b in host]
+    self.key = jax.random.key(1)
+    unrolled = method.make_model(config)
+    unrolled.scan_unroll = True
+    counted = jax.jit(method.make_train_step(config, unrolled), **shardings)
+    self.flops = _compiled_flops(
+        counted.lower(self.state, self.device_batches[0], self.key).compile())
+    for b in self.device_batches[:2]:  # Compile and warm up.
+      self.state, m = self.step(self.state, b, self.key)
     jax.block_until_ready(m)
-    rates.append(steps * config.train.batch_size / (time.perf_counter() - t))
-  pipe_rates = []
-  for r in range(repeats):
+    self.rates, self.pipe_rates = [], []
+
+  def run(self, steps: int) -> None:
     t = time.perf_counter()
-    n = 0
     for i in range(steps):
-      n += len(batches(r * steps + i)["label"])
-    pipe_rates.append(n / (time.perf_counter() - t))
-  return {
-      "train_images_per_sec": statistics.median(rates),
-      "train_images_per_sec_runs": rates,
-      "pipeline_images_per_sec": statistics.median(pipe_rates),
-      "flops_per_image": flops / config.train.batch_size,
-  }
+      self.state, m = self.step(self.state, self.device_batches[i % 4], self.key)
+    jax.block_until_ready(m)
+    self.rates.append(steps * self.config.train.batch_size / (time.perf_counter() - t))
+
+  def run_pipeline(self, steps: int, repeat: int) -> None:
+    t = time.perf_counter()
+    n = sum(len(self.batches(repeat * steps + i)["label"]) for i in range(steps))
+    self.pipe_rates.append(n / (time.perf_counter() - t))
 
 
 def main(argv):
   del argv
   peak = matmul_peak()
-  rows = []
-  for name, (module, overrides) in TASKS.items():
+  variants = []
+  for (name, (module, overrides)), batch, sensor in itertools.product(
+      TASKS.items(), map(int, _BATCHES.value), _SENSORS.value):
     if _TASKS.value and name not in _TASKS.value:
       continue
-    for batch in map(int, _BATCHES.value):
-      config = load(module, overrides, batch)
-      r = bench_one(config, _STEPS.value, _REPEATS.value)
-      r.update(task=name, config=module, overrides=overrides, batch_size=batch,
-               canvas=config.data.canvas_size, glimpses=config.model.num_glimpses,
-               glimpse_size=config.model.glimpse_size, scales=config.model.num_scales)
-      r["fraction_of_matmul_peak"] = r["train_images_per_sec"] * r["flops_per_image"] / peak
-      rows.append(r)
-      print(f"{name:22s} batch {batch:5d}: step {r['train_images_per_sec']:9.0f} img/s, "
-            f"pipeline {r['pipeline_images_per_sec']:9.0f} img/s, "
-            f"{r['flops_per_image'] / 1e6:.2f} MFLOP/img, "
-            f"{100 * r['fraction_of_matmul_peak']:.1f}% of peak", flush=True)
+    config = load(module, {**overrides, "model.sensor": sensor}, batch)
+    print(f"compiling {name} batch {batch} sensor {sensor}", flush=True)
+    variants.append((name, module, overrides, sensor, Variant(config)))
+  for r in range(_REPEATS.value):
+    for *_, v in variants:
+      v.run(_STEPS.value)
+    for *_, v in variants:
+      v.run_pipeline(_STEPS.value, r)
+  rows = []
+  for name, module, overrides, sensor, v in variants:
+    c = v.config
+    r = {
+        "task": name, "config": module, "overrides": overrides, "sensor": sensor,
+        "batch_size": c.train.batch_size, "canvas": c.data.canvas_size,
+        "glimpses": c.model.num_glimpses, "glimpse_size": c.model.glimpse_size,
+        "scales": c.model.num_scales,
+        "train_images_per_sec": statistics.median(v.rates),
+        "train_images_per_sec_runs": v.rates,
+        "pipeline_images_per_sec": statistics.median(v.pipe_rates),
+        "flops_per_image": v.flops / c.train.batch_size,
+    }
+    r["fraction_of_matmul_peak"] = r["train_images_per_sec"] * r["flops_per_image"] / peak
+    rows.append(r)
+    print(f"{name:22s} batch {r['batch_size']:5d} {sensor:6s}: "
+          f"step {r['train_images_per_sec']:9.0f} img/s, "
+          f"pipeline {r['pipeline_images_per_sec']:9.0f} img/s, "
+          f"{r['flops_per_image'] / 1e6:.2f} MFLOP/img, "
+          f"{100 * r['fraction_of_matmul_peak']:.1f}% of peak", flush=True)
   out = {
       **loop.provenance(),
       "matmul_peak_flops": peak,

@@ -18,7 +18,7 @@ from attn_rl import state as state_lib
 # Keys (dotted prefixes) that may change between a checkpoint and the run resuming it.
 RESUMABLE_CHANGES = (
     "log.", "ckpt.", "mesh.", "eval.every_steps", "eval.num_pictures", "data.tfds_data_dir",
-    "data.prefetch",
+    "data.prefetch", "model.sensor",  # The two sensors compute the same glimpses.
 )
 
 

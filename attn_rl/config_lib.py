@@ -48,6 +48,9 @@ def ram_defaults() -> ml_collections.ConfigDict:
   c.model.glimpse_size = 8
   # Patches per glimpse, each twice the side of the previous.
   c.model.num_scales = 1
+  # Glimpse sensor: 'table' (integral images; cost independent of the image size) or 'patch'
+  # (cut the largest patch, box-average). Same glimpses; 'patch' is kept for comparisons.
+  c.model.sensor = "table"
   # Units of h_g (what) in the glimpse network.
   c.model.glimpse_hidden = 128
   # Units of h_l (where) in the glimpse network.
@@ -156,6 +159,7 @@ def validate_ram(c: ml_collections.ConfigDict) -> None:
   _one_of(c.data.source, ("tfds", "synthetic"), "data.source")
   _one_of(c.data.task, canvas.TASKS, "data.task")
   _one_of(c.model.core, ("rnn", "lstm"), "model.core")
+  _one_of(c.model.sensor, ("table", "patch"), "model.sensor")
   _one_of(c.model.location_mean, ("linear", "tanh"), "model.location_mean")
   for key in ("model.num_glimpses", "model.glimpse_size", "model.num_scales",
               "model.core_hidden", "rl.num_rollouts", "eval.num_rollouts", "train.batch_size",

@@ -19,6 +19,7 @@ trains only the location network and the baseline's squared error only the basel
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -108,6 +109,11 @@ class RAM:
     self.num_glimpses = c.num_glimpses
     self.glimpse_size, self.num_scales = c.glimpse_size, c.num_scales
     self.loc_std = c.loc_std
+    # 'table' (integral images) or 'patch' (cut and box-average); equal outputs.
+    self.sensor = c.sensor
+    # lax.scan's unroll. XLA's cost analysis counts a loop body once, so the benchmark
+    # compiles a fully unrolled copy (True) to count FLOPs; training keeps the loop.
+    self.scan_unroll = 1
     self.nets = {
         "glimpse": GlimpseNetwork(c.glimpse_hidden, c.location_hidden, c.glimpse_features),
         "core": CoreNetwork(c.core_hidden, c.core),
@@ -151,10 +157,22 @@ class RAM:
     """
     if images.ndim == 3:
       images = images[..., None]
-    if images.dtype == jnp.uint8:
-      images = images.astype(jnp.float32) / 255.0
     batch, height, width, _ = images.shape
-    padded = glimpse_lib.pad_images(images, self.glimpse_size, self.num_scales)
+    pixel_scale = 1.0 / 255.0 if images.dtype == jnp.uint8 else 1.0
+    if self.sensor == "table":
+      # Integral images once per episode: each glimpse then costs the same at any image size.
+      table = glimpse_lib.summed_area_table(images)
+      sensor = functools.partial(
+          glimpse_lib.read_glimpses, table, glimpse_size=self.glimpse_size,
+          num_scales=self.num_scales, pixel_scale=pixel_scale,
+      )
+    else:
+      padded = glimpse_lib.pad_images(images.astype(jnp.float32) * pixel_scale,
+                                      self.glimpse_size, self.num_scales)
+      sensor = functools.partial(
+          glimpse_lib.glimpse_sensor, padded, image_hw=(height, width),
+          glimpse_size=self.glimpse_size, num_scales=self.num_scales,
+      )
     noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
     core = self.nets["core"]
 
@@ -168,15 +186,14 @@ class RAM:
       log_prob = distributions.gaussian_log_prob(loc, mean, self.loc_std)
       baseline = self._apply(params, "baseline", h_fixed)
       loc_in = jnp.clip(loc, -1.0, 1.0)
-      rho = glimpse_lib.glimpse_sensor(
-          padded, loc_in, image_hw=(height, width), glimpse_size=self.glimpse_size,
-          num_scales=self.num_scales,
-      )
+      rho = sensor(loc_in)
       g = self._apply(params, "glimpse", rho, loc_in)
       core_state, h = core.apply({"params": params["core"]}, core_state, g)
       return (core_state, h), (loc, mean, log_prob, baseline)
 
     init = (core.initial_carry(batch), jnp.zeros((batch, core.hidden)))
-    (_, h_last), (locs, means, log_probs, baselines) = jax.lax.scan(step, init, noise)
+    (_, h_last), (locs, means, log_probs, baselines) = jax.lax.scan(
+        step, init, noise, unroll=self.scan_unroll
+    )
     logits = self._apply(params, "action", h_last)
     return RAMOutput(logits, locs, means, log_probs, baselines)
