@@ -1,0 +1,225 @@
+"""Results report: per-run JSON, learning-curve plots and the README's results table.
+
+  python -m attn_rl.report [--collect=runs/ram_clutter_s1,...] --results=results --readme=README.md
+
+`--collect` first copies finished workdirs' outputs (not their checkpoints) into
+results/<name>/: results.json, config.json, metrics.jsonl and the test-image pictures.
+Then it reads every `results/<config>_s<seed>/` run directory and writes:
+  results/<run>/run.json     config, seed, git commit, hardware, wall time, validation curve
+                             and the test errors of the validation-selected checkpoint
+  results/<run>/curves.png   validation error (M=eval rollouts and M=1) and training loss
+  results/summary.json       per config: seeds, mean and standard deviation of test error
+  README.md                  the table between the `results-table` markers
+Nothing here chooses or edits a number: the table is a function of the run files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+
+from absl import app, flags
+
+from attn_rl import metric_writers
+
+_RESULTS = flags.DEFINE_string("results", "results", "Folder of run directories.")
+_README = flags.DEFINE_string("readme", "README.md", "README to update ('' = none).")
+_COLLECT = flags.DEFINE_list("collect", [], "Finished workdirs to copy into --results first.")
+_PLOTS = flags.DEFINE_bool("plots", True, "Write curves.png per run (needs matplotlib).")
+
+BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
+
+# config -> (task, the paper's test error in %, source). Mnih et al. 2014, Tables 1 and 2.
+PAPER = {
+    "ram_mnist": ("28x28 MNIST, 6 glimpses 8x8, 1 scale", 1.12, "Table 1a"),
+    "ram_translated": ("60x60 translated, 8 glimpses 12x12, 3 scales", 1.20, "Table 1b"),
+    "ram_clutter": ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales", 4.04, "Table 2a"),
+    "ram_clutter100": ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales", 10.83,
+                       "Table 2b (arXiv)"),
+}
+
+_RUN = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
+
+
+def _read_json(path: str) -> dict | None:
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def collect_run(run_dir: str) -> dict | None:
+  """One finished run -> its run.json record (None if not a finished run directory)."""
+  name = os.path.basename(run_dir.rstrip("/"))
+  match = _RUN.match(name)
+  results = _read_json(os.path.join(run_dir, "results.json"))
+  if not (match and results and results.get("finished")):
+    return None
+  metrics = metric_writers.read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+  curve = [{"step": r["step"], **{k[4:]: v for k, v in r.items() if k.startswith("val/")}}
+           for r in metrics if any(k.startswith("val/") for k in r)]
+  train = [{"step": r["step"], "loss": r["train/loss/total"]}
+           for r in metrics if "train/loss/total" in r]
+  config = _read_json(os.path.join(run_dir, "config.json")) or {}
+  test = results.get("test") or {k: results[k] for k in ("error", "error_m1", "nll")
+                                  if k in results}
+  hardware = {k: results.get(k) for k in ("backend", "devices", "cpu_count", "machine", "jax")}
+  return {
+      "run": name,
+      "config": match["config"],
+      "seed": int(match["seed"]),
+      "command": (f"python -m attn_rl.main --config=configs/{match['config']}.py "
+                  f"--config.seed={int(match['seed'])} --workdir=runs/{name}"),
+      "git_commit": results.get("git_commit"),
+      "git_dirty": results.get("git_dirty"),
+      "started": results.get("date"),
+      "finished_at": results.get("finished_at"),
+      "hardware": hardware,
+      "wall_seconds": results.get("train_seconds"),
+      "steps": results.get("step"),
+      "selected_step": results.get("selected_step"),
+      "val_error_at_selected": results.get("val_error"),
+      "eval_rollouts": results.get("eval_rollouts"),
+      "test": test,
+      "validation_curve": curve,
+      "train_loss_curve": train,
+      "notes": _notes(run_dir),
+      "config_values": config,
+  }
+
+
+def _notes(run_dir: str) -> str | None:
+  path = os.path.join(run_dir, "RUN.md")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return f.read().strip()
+
+
+def plot_run(record: dict, path: str) -> None:
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+  steps = [r["step"] for r in record["validation_curve"]]
+  m = record["eval_rollouts"]
+  ax1.plot(steps, [100 * r["error"] for r in record["validation_curve"]], label=f"M={m}")
+  if record["validation_curve"] and "error_m1" in record["validation_curve"][0]:
+    ax1.plot(steps, [100 * r["error_m1"] for r in record["validation_curve"]], label="M=1")
+  ax1.axvline(record["selected_step"], color="gray", lw=0.8, ls=":", label="selected")
+  paper = PAPER.get(record["config"])
+  if paper:
+    ax1.axhline(paper[1], color="k", lw=0.8, ls="--", label="paper (test)")
+  ax1.set(xlabel="step", ylabel="validation error (%)", yscale="log", title=record["run"])
+  ax1.legend(fontsize=7)
+  train = record["train_loss_curve"]
+  ax2.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8)
+  ax2.set(xlabel="step", ylabel="training loss (hybrid)")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def summarize(records: list[dict]) -> list[dict]:
+  """Per config: mean and sample standard deviation over seeds (in %)."""
+  rows = []
+  for config in sorted({r["config"] for r in records}, key=lambda c: list(PAPER).index(c)
+                       if c in PAPER else len(PAPER)):
+    runs = sorted((r for r in records if r["config"] == config), key=lambda r: r["seed"])
+    errs = [100 * r["test"]["error"] for r in runs]
+    errs1 = [100 * r["test"]["error_m1"] for r in runs if "error_m1" in r["test"]]
+    walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
+    rows.append({
+        "config": config,
+        "task": PAPER.get(config, (config,))[0],
+        "paper_error": PAPER[config][1] if config in PAPER else None,
+        "seeds": [r["seed"] for r in runs],
+        "runs": [r["run"] for r in runs],
+        "test_error_mean": statistics.mean(errs),
+        "test_error_std": statistics.stdev(errs) if len(errs) > 1 else None,
+        "test_error_each": errs,
+        "test_error_m1_mean": statistics.mean(errs1) if errs1 else None,
+        "eval_rollouts": runs[0]["eval_rollouts"],
+        "wall_minutes_median": statistics.median(walls) / 60 if walls else None,
+        "hardware": runs[0]["hardware"].get("devices") or "see RUN.md",
+        "dates": sorted({(r["started"] or "")[:10] for r in runs} - {""}),
+        "commits": sorted({(r["git_commit"] or "")[:7] for r in runs} - {""}),
+    })
+  return rows
+
+
+def table(rows: list[dict]) -> str:
+  lines = ["| task | config | seeds | test error | M=1 | paper | wall (median) | runs |",
+           "|---|---|---|---|---|---|---|---|"]
+  for r in rows:
+    err = f"{r['test_error_mean']:.2f}%"
+    if r["test_error_std"] is not None:
+      err += f" ± {r['test_error_std']:.2f}"
+    if len(r["test_error_each"]) > 1:
+      err += " (" + ", ".join(f"{e:.2f}" for e in r["test_error_each"]) + ")"
+    m1 = "" if r["test_error_m1_mean"] is None else f"{r['test_error_m1_mean']:.2f}%"
+    paper = "" if r["paper_error"] is None else f"{r['paper_error']:.2f}%"
+    wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
+    runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+    lines.append(f"| {r['task']} | `configs/{r['config']}.py` | {len(r['seeds'])} | "
+                 f"{err} (M={r['eval_rollouts']}) | {m1} | {paper} | {wall} | {runs} |")
+  return "\n".join(lines)
+
+
+def update_readme(path: str, text: str) -> None:
+  with open(path) as f:
+    readme = f.read()
+  if BEGIN not in readme or END not in readme:
+    raise ValueError(f"{path} has no {BEGIN} ... {END} markers to put the table between.")
+  head, rest = readme.split(BEGIN, 1)
+  _, tail = rest.split(END, 1)
+  with open(path, "w") as f:
+    f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def collect_workdir(workdir: str, results_dir: str) -> str:
+  """Copies a finished workdir's outputs (no checkpoints) to results_dir/<name>."""
+  if not os.path.exists(os.path.join(workdir, "results.json")):
+    raise FileNotFoundError(f"{workdir} has no results.json: the run has not finished.")
+  dst = os.path.join(results_dir, os.path.basename(workdir.rstrip("/")))
+  os.makedirs(os.path.join(dst, "pictures"), exist_ok=True)
+  for name in ("results.json", "config.json", "metrics.jsonl"):
+    shutil.copy(os.path.join(workdir, name), dst)
+  pictures = os.path.join(workdir, "pictures")
+  for name in sorted(os.listdir(pictures)) if os.path.isdir(pictures) else []:
+    if name.startswith("test_"):
+      shutil.copy(os.path.join(pictures, name), os.path.join(dst, "pictures"))
+  return dst
+
+
+def main(argv):
+  del argv
+  for workdir in _COLLECT.value:
+    collect_workdir(workdir, _RESULTS.value)
+  records = []
+  for name in sorted(os.listdir(_RESULTS.value)):
+    run_dir = os.path.join(_RESULTS.value, name)
+    record = os.path.isdir(run_dir) and collect_run(run_dir)
+    if not record:
+      continue
+    with open(os.path.join(run_dir, "run.json"), "w") as f:
+      json.dump(record, f, indent=1)
+    if _PLOTS.value:
+      plot_run(record, os.path.join(run_dir, "curves.png"))
+    records.append(record)
+  rows = summarize(records)
+  with open(os.path.join(_RESULTS.value, "summary.json"), "w") as f:
+    json.dump(rows, f, indent=1)
+  text = table(rows)
+  print(text)
+  if _README.value:
+    update_readme(_README.value, text)
+
+
+if __name__ == "__main__":
+  app.run(main)
