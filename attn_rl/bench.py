@@ -2,6 +2,10 @@
 
   python -m attn_rl.bench --out=benchmarks/ram_throughput_cpu.json \
       [--batch_sizes=128,512] [--sensors=table,patch] [--tasks=clutter60_8x12x3]
+  XLA_FLAGS=--xla_force_host_platform_device_count=8 python -m attn_rl.bench \
+      --device_counts=1,2,4,8 --out=benchmarks/ram_scaling_cpu8.json   # images/s vs devices
+  python -m attn_rl.bench --tasks=clutter60_8x12x3 --canvas_sizes=60,100,200 \
+      --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json     # images/s vs image side
 
 For each task, batch size and glimpse sensor: median images/s of the jitted train step
 (forward, backward, three optimizer updates) over --repeats timed runs of --steps steps after
@@ -34,6 +38,8 @@ _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON
 _BATCHES = flags.DEFINE_list("batch_sizes", ["128", "512"], "Global batch sizes.")
 _TASKS = flags.DEFINE_list("tasks", None, "Subset of task names (default: all).")
 _SENSORS = flags.DEFINE_list("sensors", ["table"], "Glimpse sensors (model.sensor) to compare.")
+_DEVICES = flags.DEFINE_list("device_counts", ["-1"], "Mesh sizes (config.mesh.data; -1 = all).")
+_CANVASES = flags.DEFINE_list("canvas_sizes", [], "Override data.canvas_size (image-size sweep).")
 _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed run.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs; the median is reported.")
 
@@ -107,10 +113,14 @@ class Variant:
     unrolled = method.make_model(config)
     unrolled.scan_unroll = True
     counted = jax.jit(method.make_train_step(config, unrolled), **shardings)
-    self.flops = _compiled_flops(
+    # The cost analysis of a sharded program is per device.
+    self.flops = mesh.size * _compiled_flops(
         counted.lower(self.state, self.device_batches[0], self.key).compile())
     for b in self.device_batches[:2]:  # Compile and warm up.
       self.state, m = self.step(self.state, b, self.key)
+      if not hasattr(self, "first_loss"):
+        # Same init, batch and key on every mesh: equal to float tolerance across meshes.
+        self.first_loss = float(m["loss/total"])
     jax.block_until_ready(m)
     self.rates, self.pipe_rates = [], []
 
@@ -131,12 +141,18 @@ def main(argv):
   del argv
   peak = matmul_peak()
   variants = []
-  for (name, (module, overrides)), batch, sensor in itertools.product(
-      TASKS.items(), map(int, _BATCHES.value), _SENSORS.value):
+  canvases = [int(c) for c in _CANVASES.value] or [None]
+  for (name, (module, overrides)), batch, sensor, devices, canvas in itertools.product(
+      TASKS.items(), map(int, _BATCHES.value), _SENSORS.value, map(int, _DEVICES.value),
+      canvases):
     if _TASKS.value and name not in _TASKS.value:
       continue
-    config = load(module, {**overrides, "model.sensor": sensor}, batch)
-    print(f"compiling {name} batch {batch} sensor {sensor}", flush=True)
+    extra = {"model.sensor": sensor, "mesh.data": devices}
+    if canvas:
+      extra["data.canvas_size"] = canvas
+    config = load(module, {**overrides, **extra}, batch)
+    print(f"compiling {name} batch {batch} sensor {sensor} devices {devices} "
+          f"canvas {config.data.canvas_size}", flush=True)
     variants.append((name, module, overrides, sensor, Variant(config)))
   for r in range(_REPEATS.value):
     for *_, v in variants:
@@ -151,6 +167,8 @@ def main(argv):
         "batch_size": c.train.batch_size, "canvas": c.data.canvas_size,
         "glimpses": c.model.num_glimpses, "glimpse_size": c.model.glimpse_size,
         "scales": c.model.num_scales,
+        "mesh_devices": len(jax.devices()) if c.mesh.data == -1 else c.mesh.data,
+        "first_step_loss": v.first_loss,
         "train_images_per_sec": statistics.median(v.rates),
         "train_images_per_sec_runs": v.rates,
         "pipeline_images_per_sec": statistics.median(v.pipe_rates),
@@ -158,7 +176,8 @@ def main(argv):
     }
     r["fraction_of_matmul_peak"] = r["train_images_per_sec"] * r["flops_per_image"] / peak
     rows.append(r)
-    print(f"{name:22s} batch {r['batch_size']:5d} {sensor:6s}: "
+    print(f"{name:22s} canvas {r['canvas']:3d} batch {r['batch_size']:5d} {sensor:6s} "
+          f"{r['mesh_devices']} dev: "
           f"step {r['train_images_per_sec']:9.0f} img/s, "
           f"pipeline {r['pipeline_images_per_sec']:9.0f} img/s, "
           f"{r['flops_per_image'] / 1e6:.2f} MFLOP/img, "
@@ -166,6 +185,9 @@ def main(argv):
   out = {
       **loop.provenance(),
       "matmul_peak_flops": peak,
+      # Several CPU "devices" (XLA_FLAGS=--xla_force_host_platform_device_count=N) share the
+      # same cores: such rows check that every mesh size runs and agrees, not speed.
+      "fake_cpu_devices": jax.default_backend() == "cpu" and jax.device_count() > 1,
       "steps_per_run": _STEPS.value,
       "repeats": _REPEATS.value,
       "rows": rows,

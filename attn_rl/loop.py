@@ -21,6 +21,7 @@ import time
 import jax
 import numpy as np
 from absl import logging
+from etils import epath
 
 from attn_rl import checkpointing, methods, parallel
 from attn_rl import metric_writers as writers
@@ -52,12 +53,11 @@ class _StopRequest:
       signal.signal(sig, handler)
 
 
-def _truncate_metrics(path: str, last_step: int) -> None:
+def _truncate_metrics(path: epath.Path, last_step: int) -> None:
   """Drops records logged after the checkpoint we resume from (they will be redone)."""
-  if os.path.exists(path):
+  if path.exists():
     kept = [r for r in writers.read_jsonl(path) if r["step"] <= last_step]
-    with open(path, "w") as f:
-      f.writelines(json.dumps(r) + "\n" for r in kept)
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _git(*args: str) -> str | None:
@@ -119,19 +119,20 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   parallel.check_divisible(config.eval.batch_size, mesh, "eval.batch_size")
   is_main = jax.process_index() == 0
   proc = dict(process_index=jax.process_index(), process_count=jax.process_count())
-  results_path = os.path.join(workdir, "results.json")
-  os.makedirs(workdir, exist_ok=True)
+  # Local or remote (gs://...: needs `pip install '.[gcs]'`); every file goes through epath.
+  workdir = epath.Path(workdir)
+  results_path = workdir / "results.json"
+  workdir.mkdir(parents=True, exist_ok=True)
 
   # Checkpoints first: a config mismatch should fail before minutes of data loading.
   latest = checkpointing.Checkpointer(
-      os.path.join(workdir, "checkpoints"), max_to_keep=config.ckpt.max_to_keep
+      str(workdir / "checkpoints"), max_to_keep=config.ckpt.max_to_keep
   )
-  best = checkpointing.Checkpointer(os.path.join(workdir, "best"), max_to_keep=1)
+  best = checkpointing.Checkpointer(str(workdir / "best"), max_to_keep=1)
   config_dict = config.to_dict()
   latest.check_config(config_dict)
   if is_main:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      json.dump(config_dict, f, indent=1, default=str)
+    (workdir / "config.json").write_text(json.dumps(config_dict, indent=1, default=str))
 
   train_digits = sources.load_digits(config.data, "train")
   val_digits = sources.load_digits(config.data, "validation")
@@ -163,12 +164,11 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   best_val = best.read_meta()["val_error"] if best.latest_step() is not None else float("inf")
 
   num_steps = config.train.num_steps
-  if start >= num_steps and os.path.exists(results_path):
-    with open(results_path) as f:
-      return json.load(f)
+  if start >= num_steps and results_path.exists():
+    return json.loads(results_path.read_text())
   if is_main:
-    _truncate_metrics(os.path.join(workdir, "metrics.jsonl"), start)
-  writer = writers.MetricWriter(workdir, enabled=is_main)
+    _truncate_metrics(workdir / "metrics.jsonl", start)
+  writer = writers.MetricWriter(str(workdir), enabled=is_main)
   writer.write_hparams(checkpointing.flatten(config_dict))
 
   train_step = jax.jit(
@@ -201,7 +201,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     out = jax.device_get(predict(params, images, jax.random.fold_in(picture_key, step)))
     return method.save_pictures(
         config, out, images, eval_batches[0]["label"][:n],
-        os.path.join(workdir, "pictures", f"{split}_step{step:07d}"), step,
+        str(workdir / "pictures" / f"{split}_step{step:07d}"), step,
     )
 
   pending: list[tuple[int, dict]] = []
@@ -281,8 +281,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
                               proc))
     writer.write_scalars(step, {f"test/{k}": v for k, v in results["test"].items()})
     if is_main:
-      with open(results_path, "w") as f:
-        json.dump(results, f, indent=1)
+      results_path.write_text(json.dumps(results, indent=1))
       logging.info("Test %s at validation-selected step %d.",
                    "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()),
                    results["selected_step"])

@@ -2,6 +2,8 @@
 
 `MetricWriter` writes JSONL (always), the absl log, and TensorBoard events when tensorboardX
 is installed. Only process 0 writes; other processes get a writer that does nothing.
+Workdirs may be remote (gs://...): object stores cannot append, so there the JSONL file is
+rewritten whole at every flush (it stays small: one line per log step).
 """
 
 from __future__ import annotations
@@ -12,18 +14,30 @@ import time
 
 import numpy as np
 from absl import logging
+from etils import epath
 
 
 class MetricWriter:
-  def __init__(self, workdir: str, *, enabled: bool = True, tensorboard: bool = True):
+  def __init__(self, workdir: str, *, enabled: bool = True, tensorboard: bool = True,
+               append: bool | None = None):
+    """append: write lines to an open file (None: yes unless workdir is a remote URI)."""
     self._enabled = enabled
     self._tb = None
     self._jsonl = None
     if not enabled:
       return
-    os.makedirs(workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115
-    if tensorboard:
+    root = epath.Path(workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    self._path = root / "metrics.jsonl"
+    self._remote = ("://" in workdir) if append is None else not append
+    if self._remote:
+      self._lines = [self._path.read_text()] if self._path.exists() else []
+    else:
+      self._jsonl = self._path.open("a")
+    if tensorboard and self._remote:
+      logging.warning("TensorBoard events are written for local workdirs only; %s gets "
+                      "every scalar in metrics.jsonl.", workdir)
+    elif tensorboard:
       try:
         import tensorboardX
       except ImportError:
@@ -35,7 +49,11 @@ class MetricWriter:
     if not self._enabled:
       return
     values = {k: float(np.asarray(v)) for k, v in scalars.items()}
-    self._jsonl.write(json.dumps({"step": int(step), "time": time.time(), **values}) + "\n")
+    line = json.dumps({"step": int(step), "time": time.time(), **values}) + "\n"
+    if self._remote:
+      self._lines.append(line)
+    else:
+      self._jsonl.write(line)
     if self._tb is not None:
       for k, v in values.items():
         self._tb.add_scalar(k, v, int(step))
@@ -53,18 +71,22 @@ class MetricWriter:
 
   def flush(self) -> None:
     if self._enabled:
-      self._jsonl.flush()
+      if self._remote:
+        self._path.write_text("".join(self._lines))
+      else:
+        self._jsonl.flush()
       if self._tb is not None:
         self._tb.flush()
 
   def close(self) -> None:
     if self._enabled:
       self.flush()
-      self._jsonl.close()
+      if not self._remote:
+        self._jsonl.close()
       if self._tb is not None:
         self._tb.close()
 
 
-def read_jsonl(path: str) -> list[dict]:
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+def read_jsonl(path) -> list[dict]:
+  text = epath.Path(path).read_text()
+  return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -6,9 +6,8 @@ actually read (same centre and sides as `models.glimpse`), one box per scale.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+from etils import epath
 from PIL import Image, ImageDraw
 
 from attn_rl.models import glimpse as glimpse_lib
@@ -66,10 +65,17 @@ def draw_trajectory(image, locations, *, glimpse_size, num_scales, upto=None, ca
 
 def save_trajectory(path_prefix, image, locations, *, glimpse_size, num_scales, caption=""):
   """Writes `<prefix>.png` (whole path) and `<prefix>.gif` (glimpse by glimpse)."""
-  os.makedirs(os.path.dirname(path_prefix) or ".", exist_ok=True)
   kw = dict(glimpse_size=glimpse_size, num_scales=num_scales, caption=caption)
-  draw_trajectory(image, locations, **kw).save(path_prefix + ".png")
   frames = [draw_trajectory(image, locations, upto=t, **kw) for t in range(len(locations))]
-  frames[0].save(path_prefix + ".gif", save_all=True, append_images=frames[1:], duration=600,
-                 loop=0)
+  return save_png_and_gif(path_prefix, frames[-1], frames)
+
+
+def save_png_and_gif(path_prefix: str, still, frames) -> tuple[str, str]:
+  """Writes `still` to `<prefix>.png` and `frames` to `<prefix>.gif`; local or gs:// paths."""
+  epath.Path(path_prefix).parent.mkdir(parents=True, exist_ok=True)
+  with epath.Path(path_prefix + ".png").open("wb") as f:
+    still.save(f, format="PNG")
+  with epath.Path(path_prefix + ".gif").open("wb") as f:
+    frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=600,
+                   loop=0)
   return path_prefix + ".png", path_prefix + ".gif"

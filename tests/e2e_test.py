@@ -17,6 +17,8 @@ from attn_rl.data import pipeline
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
                  if not os.path.basename(p).startswith("_"))
+# The loop-level tests (resume, signals, bad input) run on this one; each method has its own.
+RAM_CONFIG = os.path.join(ROOT, "configs", "ram_clutter.py")
 
 
 def load_config(path, arg="quicktest", **overrides):
@@ -68,7 +70,7 @@ def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
 
 
 def test_sigterm_checkpoints_and_rerun_resumes(tmp_path, monkeypatch):
-  config = load_config(CONFIGS[0])
+  config = load_config(RAM_CONFIG)
   real = pipeline.train_dataset
 
   def interrupting(batches, start, num_steps, prefetch):
@@ -87,7 +89,7 @@ def test_sigterm_checkpoints_and_rerun_resumes(tmp_path, monkeypatch):
 
 
 def test_non_finite_loss_stops_naming_the_step(tmp_path):
-  config = load_config(CONFIGS[0], **{"optim.learning_rate": float("nan"),
+  config = load_config(RAM_CONFIG, **{"optim.learning_rate": float("nan"),
                                       "optim.schedule": "constant"})
   with pytest.raises(FloatingPointError, match="Non-finite loss at step 2"):
     loop.train_and_evaluate(config, str(tmp_path / "w"))
@@ -95,12 +97,12 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path):
 
 def test_checkpoint_from_another_config_is_refused(tmp_path):
   workdir = str(tmp_path / "w")
-  loop.train_and_evaluate(load_config(CONFIGS[0]), workdir, max_steps_this_run=2)
-  other = load_config(CONFIGS[0], **{"model.num_glimpses": 3})
+  loop.train_and_evaluate(load_config(RAM_CONFIG), workdir, max_steps_this_run=2)
+  other = load_config(RAM_CONFIG, **{"model.num_glimpses": 3})
   with pytest.raises(checkpointing.ConfigMismatchError, match="model.num_glimpses"):
     loop.train_and_evaluate(other, workdir)
   # Logging and checkpoint cadence may change between runs.
-  ok = load_config(CONFIGS[0], **{"log.every_steps": 3})
+  ok = load_config(RAM_CONFIG, **{"log.every_steps": 3})
   assert loop.train_and_evaluate(ok, workdir)["finished"]
 
 
@@ -114,21 +116,21 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ("mesh.data", 16, "mesh.data=16 but 8 devices exist"),
 ])
 def test_bad_config_values_give_clear_errors(tmp_path, key, value, message):
-  config = load_config(CONFIGS[0], **{key: value})
+  config = load_config(RAM_CONFIG, **{key: value})
   with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
     loop.train_and_evaluate(config, str(tmp_path / "w"))
 
 
 def test_unknown_variant_and_unknown_key():
   with pytest.raises(ValueError, match="Unknown config variant 'quick'"):
-    load_config(CONFIGS[0], arg="quick")
-  config = load_config(CONFIGS[0])
+    load_config(RAM_CONFIG, arg="quick")
+  config = load_config(RAM_CONFIG)
   with pytest.raises(AttributeError):
     config.model.num_glimpse = 3  # A typo is an error, not a new key.
 
 
 def test_missing_dataset_error_from_the_loop(tmp_path):
-  config = load_config(CONFIGS[0], **{"data.source": "tfds", "data.tfds_data_dir": str(tmp_path)})
+  config = load_config(RAM_CONFIG, **{"data.source": "tfds", "data.tfds_data_dir": str(tmp_path)})
   with pytest.raises(FileNotFoundError, match="TFDS_DATA_DIR=../shared/data/tensorflow_datasets"):
     loop.train_and_evaluate(config, str(tmp_path / "w"))
 
@@ -136,7 +138,7 @@ def test_missing_dataset_error_from_the_loop(tmp_path):
 def test_cli_runs_and_visualize_draws(tmp_path):
   env = {**os.environ, "XLA_FLAGS": ""}
   workdir = str(tmp_path / "cli")
-  cmd = [sys.executable, "-m", "attn_rl.main", f"--config={CONFIGS[0]}:quicktest",
+  cmd = [sys.executable, "-m", "attn_rl.main", f"--config={RAM_CONFIG}:quicktest",
          "--config.data.source=synthetic", f"--workdir={workdir}"]
   subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)
   assert json.load(open(os.path.join(workdir, "results.json")))["finished"]
