@@ -37,7 +37,7 @@ from attn_rl.data import pipeline, sources
 _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON path.")
 _BATCHES = flags.DEFINE_list("batch_sizes", ["128", "512"], "Global batch sizes.")
 _TASKS = flags.DEFINE_list("tasks", None, "Subset of task names (default: all).")
-_SENSORS = flags.DEFINE_list("sensors", ["table"], "Glimpse sensors (model.sensor) to compare.")
+_SENSORS = flags.DEFINE_list("sensors", None, "Glimpse sensors to compare (default: config's).")
 _DEVICES = flags.DEFINE_list("device_counts", ["-1"], "Mesh sizes (config.mesh.data; -1 = all).")
 _CANVASES = flags.DEFINE_list("canvas_sizes", [], "Override data.canvas_size (image-size sweep).")
 _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed run.")
@@ -143,17 +143,19 @@ def main(argv):
   variants = []
   canvases = [int(c) for c in _CANVASES.value] or [None]
   for (name, (module, overrides)), batch, sensor, devices, canvas in itertools.product(
-      TASKS.items(), map(int, _BATCHES.value), _SENSORS.value, map(int, _DEVICES.value),
-      canvases):
+      TASKS.items(), map(int, _BATCHES.value), _SENSORS.value or [None],
+      map(int, _DEVICES.value), canvases):
     if _TASKS.value and name not in _TASKS.value:
       continue
-    extra = {"model.sensor": sensor, "mesh.data": devices}
+    extra = {"mesh.data": devices}
+    if sensor:
+      extra["model.sensor"] = sensor
     if canvas:
       extra["data.canvas_size"] = canvas
     config = load(module, {**overrides, **extra}, batch)
     print(f"compiling {name} batch {batch} sensor {sensor} devices {devices} "
           f"canvas {config.data.canvas_size}", flush=True)
-    variants.append((name, module, overrides, sensor, Variant(config)))
+    variants.append((name, module, overrides, config.model.sensor, Variant(config)))
   for r in range(_REPEATS.value):
     for *_, v in variants:
       v.run(_STEPS.value)

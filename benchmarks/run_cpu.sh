@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m attn_rl.bench --batch_sizes=128,512 --out=benchmarks/ram_throughput_cpu.json
-python -m attn_rl.bench --tasks=clutter60_8x12x3 --canvas_sizes=60,100,200 --batch_sizes=128 \
-  --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json
+python -m attn_rl.bench --tasks=clutter60_8x12x3,clutter100_8x12x4 --canvas_sizes=60,100,200 \
+  --batch_sizes=128 --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json
 XLA_FLAGS=--xla_force_host_platform_device_count=8 python -m attn_rl.bench \
   --tasks=clutter60_8x12x3 --batch_sizes=128 --device_counts=1,2,4,8 \
   --out=benchmarks/ram_scaling_cpu8.json

@@ -124,3 +124,15 @@ class IntegralImageSensorTest(parameterized.TestCase):
                                    glimpse_size=12, num_scales=3)
     # float32 prefix sums of up to 3600 pixels: about 1e-4 absolute.
     np.testing.assert_allclose(np.asarray(table), np.asarray(patch), atol=5e-4)
+
+  @parameterized.parameters((60, 12, 3), (100, 12, 4), (28, 8, 1))
+  def test_patch_sensor_on_uint8_matches_table(self, size, g, k):
+    images = jnp.asarray(np.random.default_rng(size).integers(0, 256, (5, size, size, 1)),
+                         jnp.uint8)
+    locs = jnp.asarray([[-1, -1], [1, 1], [0.3, -0.7], [-1.2, 0.5], [0, 0]], jnp.float32)
+    patch = glimpse.glimpse_sensor(glimpse.pad_images(images, g, k), locs, image_hw=(size, size),
+                                   glimpse_size=g, num_scales=k, pixel_scale=1 / 255)
+    table = glimpse.read_glimpses(glimpse.summed_area_table(images), locs, glimpse_size=g,
+                                  num_scales=k, pixel_scale=1 / 255)
+    self.assertEqual(patch.dtype, jnp.float32)
+    np.testing.assert_allclose(np.asarray(patch), np.asarray(table), rtol=1e-6, atol=1e-7)

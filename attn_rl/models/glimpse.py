@@ -12,13 +12,16 @@ derives the others with static slices.
 Off the image. Locations are clipped to [-1, 1]^2 first, so at most half of a patch leaves
 the image; pixels outside the image read as zero (the canvas background).
 
-Implementation. `summed_area_table` turns each image into its integral image once per episode;
-`read_glimpses` then needs, per scale, only the (g + 1)^2 table entries on the corners of the
-g x g boxes, so a glimpse costs O(k g^2) whatever the image size (a patch cut costs
-O(4^k g^2) and grows with the largest scale). uint8 images give an int32 table and exact box
-sums; float images a float32 table (absolute error around 1e-7 times the image's total mass).
-`pad_images` + `glimpse_sensor` is the direct version (cut the largest patch, box-average),
-kept as the readable definition and for comparisons.
+Implementation. Two sensors give the same glimpses. `pad_images` + `glimpse_sensor` (the
+default, config `model.sensor='patch'`) zero-pads each uint8 image once per episode, cuts the
+largest patch per glimpse with one dynamic slice, converts only that patch to float and derives
+the smaller scales by static centre crops and box averages; its per-glimpse cost does not
+depend on the image size, and the per-episode padding moves bytes. `summed_area_table` +
+`read_glimpses` (`'table'`) builds integral images once per episode and reads (g + 1)^2 table
+entries per scale, exact on uint8 (int32 table; float images get a float32 table, with an
+absolute error around 1e-7 times the image's total mass). On the 2-core CPU its per-episode
+prefix sums and scattered reads made it slower than 'patch' at every image size measured
+(benchmarks/ram_image_size_cpu.json), so it is an option, not the default.
 """
 
 from __future__ import annotations
@@ -52,19 +55,22 @@ def centre_pixels(locations: jax.Array, height: int, width: int) -> jax.Array:
 
 def glimpse_sensor(
     padded: jax.Array, locations: jax.Array, *, image_hw: tuple[int, int], glimpse_size: int,
-    num_scales: int,
+    num_scales: int, pixel_scale: float = 1.0,
 ) -> jax.Array:
   """Multi-resolution glimpses rho(x_t, l_{t-1}).
 
   Args:
-    padded: [B, H + s, W + s, C] float images from `pad_images` (s the largest side).
+    padded: [B, H + s, W + s, C] images from `pad_images` (s the largest side); uint8 stays
+      uint8 until the patch is cut, so the per-episode padding moves bytes, not floats.
     locations: [B, 2] (row, col) in [-1, 1] (clipped).
     image_hw: (H, W) of the unpadded images.
     glimpse_size: g, the side of every returned patch.
     num_scales: k; scale i covers g * 2**i pixels.
 
+    pixel_scale: multiplies every value (1 / 255 turns uint8 into [0, 1] intensities).
+
   Returns:
-    [B, k, g, g, C] glimpses, finest scale first.
+    float32 [B, k, g, g, C] glimpses, finest scale first.
   """
   sides = patch_sides(glimpse_size, num_scales)
   big = sides[-1]
@@ -72,7 +78,7 @@ def glimpse_sensor(
   # In padded coordinates the largest patch starts at c - big // 2 + big // 2 = c.
   channels = padded.shape[-1]
   cut = jax.vmap(lambda img, c: jax.lax.dynamic_slice(img, (c[0], c[1], 0), (big, big, channels)))
-  largest = cut(padded, centre)
+  largest = cut(padded, centre).astype(jnp.float32) * pixel_scale
   scales = []
   for side in sides:
     off = big // 2 - side // 2

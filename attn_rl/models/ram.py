@@ -109,7 +109,7 @@ class RAM:
     self.num_glimpses = c.num_glimpses
     self.glimpse_size, self.num_scales = c.glimpse_size, c.num_scales
     self.loc_std = c.loc_std
-    # 'table' (integral images) or 'patch' (cut and box-average); equal outputs.
+    # 'patch' (cut and box-average) or 'table' (integral images); equal outputs.
     self.sensor = c.sensor
     # lax.scan's unroll. XLA's cost analysis counts a loop body once, so the benchmark
     # compiles a fully unrolled copy (True) to count FLOPs; training keeps the loop.
@@ -160,18 +160,16 @@ class RAM:
     batch, height, width, _ = images.shape
     pixel_scale = 1.0 / 255.0 if images.dtype == jnp.uint8 else 1.0
     if self.sensor == "table":
-      # Integral images once per episode: each glimpse then costs the same at any image size.
       table = glimpse_lib.summed_area_table(images)
       sensor = functools.partial(
           glimpse_lib.read_glimpses, table, glimpse_size=self.glimpse_size,
           num_scales=self.num_scales, pixel_scale=pixel_scale,
       )
     else:
-      padded = glimpse_lib.pad_images(images.astype(jnp.float32) * pixel_scale,
-                                      self.glimpse_size, self.num_scales)
+      padded = glimpse_lib.pad_images(images, self.glimpse_size, self.num_scales)
       sensor = functools.partial(
           glimpse_lib.glimpse_sensor, padded, image_hw=(height, width),
-          glimpse_size=self.glimpse_size, num_scales=self.num_scales,
+          glimpse_size=self.glimpse_size, num_scales=self.num_scales, pixel_scale=pixel_scale,
       )
     noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
     core = self.nets["core"]
