@@ -36,8 +36,14 @@ def flatten(d: dict, prefix: str = "") -> dict:
   return out
 
 
+def _json_like(value):
+  """Tuples come back from JSON as lists: compare them as lists."""
+  return [_json_like(v) for v in value] if isinstance(value, list | tuple) else value
+
+
 def config_differences(saved: dict, current: dict) -> list[str]:
-  a, b = flatten(saved), flatten(current)
+  a = {k: _json_like(v) for k, v in flatten(saved).items()}
+  b = {k: _json_like(v) for k, v in flatten(current).items()}
   diffs = []
   for key in sorted(set(a) | set(b)):
     if key.startswith(RESUMABLE_CHANGES) or a.get(key) == b.get(key):

@@ -25,7 +25,7 @@ from etils import epath
 
 from attn_rl import checkpointing, methods, parallel
 from attn_rl import metric_writers as writers
-from attn_rl.data import pipeline, sources
+from attn_rl.data import pipeline
 
 
 class _StopRequest:
@@ -134,13 +134,11 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   if is_main:
     (workdir / "config.json").write_text(json.dumps(config_dict, indent=1, default=str))
 
-  train_digits = sources.load_digits(config.data, "train")
-  val_digits = sources.load_digits(config.data, "validation")
-  batches = pipeline.TrainBatches(
-      config.data, train_digits, seed=config.seed, global_batch=config.train.batch_size, **proc
+  batches, _ = pipeline.make_batches(
+      config.data, "train", seed=config.seed, global_batch=config.train.batch_size, **proc
   )
-  val_batches = pipeline.eval_batches(
-      config.data, val_digits, "validation", global_batch=config.eval.batch_size, **proc
+  val_batches, _ = pipeline.make_batches(
+      config.data, "validation", seed=config.seed, global_batch=config.eval.batch_size, **proc
   )
 
   model = method.make_model(config)
@@ -293,9 +291,8 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
 
 def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, proc) -> dict:
   """Scores the validation-selected checkpoint on the test split (the only test access)."""
-  test_digits = sources.load_digits(config.data, "test")
-  test_batches = pipeline.eval_batches(
-      config.data, test_digits, "test", global_batch=config.eval.batch_size, **proc
+  test_batches, num_test = pipeline.make_batches(
+      config.data, "test", seed=config.seed, global_batch=config.eval.batch_size, **proc
   )
   state, meta = best.restore(checkpointing.abstract_like(abstract, repl))
   test = evaluate(state, test_batches)
@@ -306,5 +303,5 @@ def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, p
       "selected_step": int(meta["step"]),
       "val_error": float(meta["val_error"]),
       "eval_rollouts": config.eval.get("num_rollouts"),
-      "num_test": len(test_digits),
+      "num_test": num_test,
   }

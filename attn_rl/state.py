@@ -56,12 +56,22 @@ def make_schedule(optim_config, num_steps: int) -> optax.Schedule:
     return optax.exponential_decay(
         c.learning_rate, transition_steps=max(num_steps, 1), decay_rate=c.final_lr_fraction,
     )
+  if c.schedule == "piecewise":
+    # The ResNet recipe: the rate divided by 10 every `decay_every_steps` steps.
+    return optax.exponential_decay(
+        c.learning_rate, transition_steps=c.decay_every_steps, decay_rate=0.1, staircase=True,
+    )
   raise ValueError(
-      f"optim.schedule must be 'constant', 'cosine' or 'exponential', got {c.schedule!r}"
+      "optim.schedule must be 'constant', 'cosine', 'exponential' or 'piecewise', "
+      f"got {c.schedule!r}"
   )
 
 
-def make_optimizer(optim_config, num_steps: int) -> optax.GradientTransformation:
+def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None
+                   ) -> optax.GradientTransformation:
+  """`optim.weight_decay` (absent or 0: none) adds L2 weight decay to the gradient before the
+  optimizer, as torch.optim.SGD does, on the leaves where `weight_decay_mask` (a pytree of
+  bools or a function of the params) is true (all leaves if None)."""
   c = optim_config
   schedule = make_schedule(c, num_steps)
   if c.name == "adam":
@@ -70,6 +80,8 @@ def make_optimizer(optim_config, num_steps: int) -> optax.GradientTransformation
     opt = optax.sgd(schedule, momentum=c.momentum, nesterov=False)
   else:
     raise ValueError(f"optim.name must be 'adam' or 'sgd', got {c.name!r}")
+  if c.get("weight_decay", 0.0):
+    opt = optax.chain(optax.add_decayed_weights(c.weight_decay, mask=weight_decay_mask), opt)
   if c.grad_clip_norm:
     opt = optax.chain(optax.clip_by_global_norm(c.grad_clip_norm), opt)
   return opt

@@ -79,3 +79,28 @@ def save_png_and_gif(path_prefix: str, still, frames) -> tuple[str, str]:
     frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=600,
                    loop=0)
   return path_prefix + ".png", path_prefix + ".gif"
+
+
+def save_region_trajectory(path_prefix, image, locations, region, *, glimpse_size, num_scales,
+                           caption=""):
+  """`save_trajectory` plus the top-down agent's chosen region as a yellow box on every frame.
+
+  region: (top, left, side) in pixels, or None (no top-down choice: a plain trajectory).
+  Writes `<prefix>.png` and `<prefix>.gif`; returns their paths.
+  """
+  h, w = np.asarray(image).shape[:2]
+  zoom = max(1, 240 // max(h, w))
+  kw = dict(glimpse_size=glimpse_size, num_scales=num_scales, caption=caption, zoom=zoom)
+
+  def frame(upto=None):
+    canvas = draw_trajectory(image, locations, upto=upto, **kw)
+    if region is not None:
+      top, left, side = (int(v) for v in region)
+      margin = canvas.height - h * zoom  # The caption strip above the image.
+      ImageDraw.Draw(canvas).rectangle(
+          [left * zoom, top * zoom + margin, (left + side) * zoom - 1,
+           (top + side) * zoom - 1 + margin], outline=(255, 220, 0), width=2)
+    return canvas
+
+  frames = [frame(t) for t in range(len(locations))]
+  return save_png_and_gif(path_prefix, frames[-1], frames)

@@ -61,3 +61,13 @@ def test_batch_that_does_not_divide_names_the_fix():
   with pytest.raises(ValueError, match=r"use a multiple of 8 \(e.g. 96 or 104\)"):
     parallel.check_divisible(100, mesh_of(8), "train.batch_size")
   parallel.check_divisible(96, mesh_of(8), "train.batch_size")
+
+
+def test_config_check_treats_tuples_and_json_lists_alike():
+  from attn_rl import checkpointing
+
+  saved = {"model": {"widths": [16, 32], "core": "rnn"}}
+  same = {"model": {"widths": (16, 32), "core": "rnn"}}
+  assert checkpointing.config_differences(saved, same) == []
+  diffs = checkpointing.config_differences(saved, {"model": {"widths": (16, 64), "core": "rnn"}})
+  assert diffs == ["model.widths: checkpoint [16, 32], now [16, 64]"]

@@ -14,7 +14,7 @@ import grain
 import numpy as np
 
 from attn_rl.data import canvas as canvas_lib
-from attn_rl.data import sources
+from attn_rl.data import images, sources
 
 # Evaluation canvases use this seed whatever config.seed is: every run scores the same images.
 EVAL_SEED = 2014
@@ -23,7 +23,35 @@ _STREAMS = {"train": 0, "validation": 1, "test": 2}
 
 def image_shape(data_config) -> tuple[int, ...]:
   """Shape of one image as the model sees it (no batch axis)."""
+  if data_config.dataset in images.DATASETS:
+    return (data_config.image_size,) * 2 + (3,)
   return (data_config.canvas_size,) * 2
+
+
+def num_classes(data_config) -> int:
+  if data_config.dataset in images.DATASETS:
+    return images.DATASETS[data_config.dataset][2]
+  return 10
+
+
+def make_batches(data_config, split: str, *, seed: int, global_batch: int, process_index=0,
+                 process_count=1):
+  """(batches, number of examples) of a split: digit canvases or natural images.
+
+  'train' gives a callable step -> batch (`TrainBatches`, `images.ImageTrainBatches`); other
+  splits a list-like of padded evaluation batches (`eval_batches`, `images.ImageEvalBatches`).
+  """
+  proc = dict(global_batch=global_batch, process_index=process_index,
+              process_count=process_count)
+  if data_config.dataset in images.DATASETS:
+    source = images.load_images(data_config, split)
+    if split == "train":
+      return images.ImageTrainBatches(data_config, source, seed=seed, **proc), len(source)
+    return images.ImageEvalBatches(data_config, source, **proc), len(source)
+  digits = sources.load_digits(data_config, split)
+  if split == "train":
+    return TrainBatches(data_config, digits, seed=seed, **proc), len(digits)
+  return eval_batches(data_config, digits, split, **proc), len(digits)
 
 
 def canvas_fn(data_config, digits: sources.Digits, split: str, seed: int):

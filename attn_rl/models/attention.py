@@ -1,0 +1,133 @@
+"""Attention modules for ResNet residual branches: SE, CBAM and SRM, with a mean-substitution hook.
+
+Each module maps the residual branch output x [B, H, W, C] (after its last BN, before the
+addition) to the gated x, and also returns what DREAL's critics read, one entry per attention
+map, flattened per example:
+
+  maps     the attention map A: channel maps [B, C], spatial maps [B, H*W]
+  reduced  the feature map that the map gates, reduced to the map's shape: global average
+           pool [B, C] for a channel map, the mean over channels [B, H*W] for a spatial map
+
+`replace` ([num_maps] bool, traced) swaps a map for its mean before it gates the features
+(`substitute_mean`), which is how DREAL measures a map's worth; with CBAM a replaced channel
+map also changes the input of the spatial gate, as it would in the network.
+
+  SE    Hu et al. 2018: GAP -> FC C->C/r -> ReLU -> FC C/r->C (with biases) -> sigmoid.
+  CBAM  Woo et al. 2018: channel gate = one shared MLP (reduction r) applied to avg-pool and
+        max-pool, summed, sigmoid; then spatial gate = 7x7 conv (no bias) over [max, mean]
+        across channels -> BN -> sigmoid. Channel first, then spatial.
+  SRM   Lee et al. 2019: per-channel [mean, std] -> channel-wise FC (a C x 2 weight, named
+        `cfc` so weight decay, which only touches `kernel` leaves, skips it) -> BN -> sigmoid.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+KINDS = ("se", "cbam", "srm")
+# Map kinds per module, in the order of their map indices.
+MAP_KINDS = {"se": ("channel",), "cbam": ("channel", "spatial"), "srm": ("channel",)}
+MEAN_MODES = ("example", "batch")
+
+
+def substitute_mean(a: jax.Array, replace: jax.Array, mode: str) -> jax.Array:
+  """a [B, ...] -> a, or its mean where `replace` (scalar bool, traced) is true.
+
+  mode 'example': every example's map becomes the mean over its own elements (a uniform gate
+  of that value); 'batch': every example gets the batch-mean map (mean over axis 0).
+  """
+  if mode == "example":
+    mean = jnp.mean(a, axis=tuple(range(1, a.ndim)), keepdims=True)
+  elif mode == "batch":
+    mean = jnp.mean(a, axis=0, keepdims=True)
+  else:
+    raise ValueError(f"mean mode must be one of {MEAN_MODES}, got {mode!r}")
+  return jnp.where(replace, jnp.broadcast_to(mean, a.shape), a)
+
+
+def _no_replace(num: int) -> jax.Array:
+  return jnp.zeros((num,), bool)
+
+
+class SE(nn.Module):
+  """Squeeze-and-excitation. x [B, H, W, C] -> (y, maps, reduced), one channel map."""
+
+  reduction: int = 16
+  mean_mode: str = "example"
+
+  @nn.compact
+  def __call__(self, x, replace=None, train: bool = True):
+    del train  # No batch statistics.
+    replace = _no_replace(1) if replace is None else replace
+    c = x.shape[-1]
+    pooled = jnp.mean(x, axis=(1, 2))
+    h = nn.relu(nn.Dense(max(c // self.reduction, 1), name="fc1")(pooled))
+    a = nn.sigmoid(nn.Dense(c, name="fc2")(h))
+    a_used = substitute_mean(a, replace[0], self.mean_mode)
+    return x * a_used[:, None, None, :], (a,), (pooled,)
+
+
+class CBAM(nn.Module):
+  """Convolutional block attention. x -> (y, (channel [B, C], spatial [B, HW]), reduced)."""
+
+  reduction: int = 16
+  kernel_size: int = 7
+  mean_mode: str = "example"
+  bn_momentum: float = 0.9
+
+  @nn.compact
+  def __call__(self, x, replace=None, train: bool = True):
+    replace = _no_replace(2) if replace is None else replace
+    b, h, w, c = x.shape
+    hidden = max(c // self.reduction, 1)
+    mlp = nn.Sequential([nn.Dense(hidden, name="mlp_fc1"), nn.relu, nn.Dense(c, name="mlp_fc2")])
+    avg, mx = jnp.mean(x, axis=(1, 2)), jnp.max(x, axis=(1, 2))
+    a_c = nn.sigmoid(mlp(avg) + mlp(mx))
+    x = x * substitute_mean(a_c, replace[0], self.mean_mode)[:, None, None, :]
+    pooled = jnp.concatenate([jnp.max(x, -1, keepdims=True), jnp.mean(x, -1, keepdims=True)], -1)
+    k = self.kernel_size
+    s = nn.Conv(1, (k, k), padding=k // 2, use_bias=False, name="spatial_conv")(pooled)
+    s = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-5,
+                     name="spatial_bn")(s)
+    a_s = nn.sigmoid(s).reshape(b, h * w)
+    a_s_used = substitute_mean(a_s, replace[1], self.mean_mode)
+    y = x * a_s_used.reshape(b, h, w, 1)
+    return y, (a_c, a_s), (avg, pooled[..., 1].reshape(b, h * w))
+
+
+class SRM(nn.Module):
+  """Style-based recalibration. x [B, H, W, C] -> (y, maps, reduced), one channel map."""
+
+  mean_mode: str = "example"
+  bn_momentum: float = 0.9
+
+  @nn.compact
+  def __call__(self, x, replace=None, train: bool = True):
+    replace = _no_replace(1) if replace is None else replace
+    c = x.shape[-1]
+    mean = jnp.mean(x, axis=(1, 2))
+    # Unbiased variance as torch.var in the official code; eps keeps the sqrt differentiable.
+    n = x.shape[1] * x.shape[2]
+    var = jnp.sum((x - mean[:, None, None, :]) ** 2, axis=(1, 2)) / max(n - 1, 1)
+    std = jnp.sqrt(var + 1e-5)
+    # Channel-wise FC: z_c = w_c0 * mean_c + w_c1 * std_c (the official init is zeros).
+    weight = self.param("cfc", nn.initializers.zeros, (c, 2))
+    z = mean * weight[:, 0] + std * weight[:, 1]
+    z = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-5,
+                     name="bn")(z)
+    a = nn.sigmoid(z)
+    a_used = substitute_mean(a, replace[0], self.mean_mode)
+    return x * a_used[:, None, None, :], (a,), (mean,)
+
+
+def make_attention(kind: str, *, reduction: int, mean_mode: str, bn_momentum: float,
+                   name: str | None = None) -> nn.Module:
+  if kind == "se":
+    return SE(reduction, mean_mode, name=name)
+  if kind == "cbam":
+    return CBAM(reduction, 7, mean_mode, bn_momentum, name=name)
+  if kind == "srm":
+    return SRM(mean_mode, bn_momentum, name=name)
+  raise ValueError(f"model.attention must be one of {KINDS}, got {kind!r}")

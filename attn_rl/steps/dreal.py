@@ -1,0 +1,236 @@
+"""DREAL train and eval steps: attention modules as actors, recurrent critics as their judges.
+
+One jitted step updates three parameter groups, each with its own optimizer:
+
+  backbone W    L_c = cross-entropy
+  actor theta   L_c + w_q * L_q,  L_q = -mean over maps and examples of Q_l   (critic frozen)
+  critic phi    L_r = mean over the substituted maps of (Q_l - R_l)^2          (actor frozen)
+
+with R_l the mean-substitution reward of `attn_rl.rewards`. Each step the PRNG picks one
+block per stage (the same for the whole batch); every map of those blocks (CBAM: channel and
+spatial) is replaced by its mean in one `jax.vmap`ped rollout over the map indices, under
+`stop_gradient` (with `dreal.reuse_prefix`, one vmap per stage that starts from the stage's
+input saved by the unchanged forward pass, so earlier stages are not recomputed), with
+BatchNorm in training mode as in the unchanged forward pass (so only the substitution
+differs) and its statistics updates discarded.
+
+Gradient routing, with one `value_and_grad` over (W, theta, phi) of L_c + w_q L_q + L_r:
+  * L_r reads the critic's inputs (maps and reduced features) through `stop_gradient`.
+  * L_q evaluates the critic under `stop_gradient` of phi, on maps recomputed by applying each
+    block's attention module to `stop_gradient` of its input: the deterministic policy
+    gradient dQ/dA * dA/dtheta at a fixed state, which reaches theta and never W. (Without the
+    recompute, dQ/dA would flow on through the features into W.) The recompute discards its
+    BatchNorm statistics updates, so the running averages move once per step.
+  * L_c never reads phi.
+tests/dreal_test.py checks each term against each group.
+
+`dreal.critics=False` (vanilla) trains the same network with L_c alone; the critic parameters
+are then initialised but never used or updated.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from attn_rl import rewards as rewards_lib
+from attn_rl.dreal_state import DREALState
+from attn_rl.models import attention as attention_lib
+from attn_rl.models.dreal import Critics
+from attn_rl.models.resnet import ResNet, split_params
+
+
+def make_critics(model: ResNet) -> Critics:
+  return Critics(tuple(model.stage_of_block()), attention_lib.MAP_KINDS[model.attention])
+
+
+def init_variables(model: ResNet, key: jax.Array, image_shape: tuple[int, ...]) -> dict:
+  """{'backbone', 'actor', 'critic', 'batch_stats'} for images of shape [H, W] or [H, W, C]."""
+  model_key, critic_key = jax.random.split(key)
+  images = jnp.zeros((2, *image_shape), jnp.uint8)
+  (_, trace), variables = model.init_with_output(model_key, images, train=False)
+  backbone, actor = split_params(variables["params"])
+  critic = make_critics(model).init(critic_key, trace.maps, trace.reduced)["params"]
+  return {"backbone": backbone, "actor": actor, "critic": critic,
+          "batch_stats": variables["batch_stats"]}
+
+
+def choose_overrides(model: ResNet, key: jax.Array) -> jax.Array:
+  """[S * maps_per_block] int32: every map index of one uniformly drawn block per stage."""
+  blocks, start = [], 0
+  for s, size in enumerate(model.stage_sizes):
+    blocks.append(start + jax.random.randint(jax.random.fold_in(key, s), (), 0, size))
+    start += size
+  m = model.maps_per_block
+  return (jnp.stack(blocks)[:, None] * m + jnp.arange(m)).reshape(-1).astype(jnp.int32)
+
+
+def substituted_true_probs(model: ResNet, variables: dict, images, labels, overrides,
+                           start_block: int | None = None):
+  """p_c(X | map o replaced by its mean) [R, B] for each o of overrides [R], in one vmap.
+
+  With start_block set, `images` is that block's input and the forward starts there.
+  """
+
+  def one(o):
+    (logits, _), _ = model.apply(variables, images, o, train=True, mutable=["batch_stats"],
+                                 start_block=start_block)
+    return _true_prob(logits, labels)
+
+  return jax.vmap(one)(overrides)
+
+
+def rollouts_from_stage_inputs(model: ResNet, variables: dict, trace, labels, overrides):
+  """As `substituted_true_probs` for `choose_overrides`' maps (grouped by stage), reusing the
+  unchanged prefix: stage s's rollouts start from its first block's input in `trace` (the
+  unchanged forward's), one vmap per stage. Same result, fewer FLOPs (earlier stages skipped).
+  """
+  m = model.maps_per_block
+  return jnp.concatenate([
+      substituted_true_probs(model, variables, trace.block_inputs[start], labels,
+                             overrides[s * m:(s + 1) * m], start_block=start)
+      for s, start in enumerate(model.stage_starts())
+  ])
+
+
+def _true_prob(logits, labels):
+  return jnp.take_along_axis(jax.nn.softmax(logits), labels[:, None], axis=1)[:, 0]
+
+
+def recomputed_maps(model: ResNet, actor: dict, batch_stats: dict, trace):
+  """(maps, reduced) of every block's attention module re-applied to its input under
+  stop_gradient: gradients reach theta only (see the module docstring)."""
+  maps, reduced = [], []
+  for i, x in enumerate(trace.inputs):
+    name = f"attention{i}"
+    variables = {"params": actor[name]}
+    if name in batch_stats:
+      variables["batch_stats"] = batch_stats[name]
+    # The state the actor acts on: fixed, so L_q cannot reach W through the features.
+    fixed = jax.lax.stop_gradient(x)
+    (_, m, r), _ = model.attention_module(i).apply(variables, fixed, None, True,
+                                                   mutable=["batch_stats"])
+    maps.append(m)
+    reduced.append(r)
+  return maps, reduced
+
+
+def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats, images, labels,
+               overrides):
+  """The three losses (scalars) and aux: metrics, the new batch statistics and the logits.
+
+  overrides [R]: map indices substituted for the rewards (`choose_overrides`).
+  """
+  params = {**backbone, **actor}
+  (logits, trace), new_vars = model.apply(
+      {"params": params, "batch_stats": batch_stats}, images, train=True, mutable=["batch_stats"])
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+  terms = {"classification": ce}
+  metrics = {}
+  if dreal_config.critics:
+    # Rewards are targets: no gradient may flow from them into W or theta.
+    frozen = jax.lax.stop_gradient({"params": params, "batch_stats": batch_stats})
+    logits_fixed = jax.lax.stop_gradient(logits)
+    p_full = _true_prob(logits_fixed, labels)
+    if dreal_config.reuse_prefix:
+      p_sub = rollouts_from_stage_inputs(
+          model, frozen, jax.lax.stop_gradient(trace), labels, overrides)
+    else:
+      p_sub = substituted_true_probs(model, frozen, images, labels, overrides)
+    correct = jnp.argmax(logits_fixed, -1) == labels
+    reward = rewards_lib.substitution_reward(
+        jnp.broadcast_to(p_full, p_sub.shape), p_sub, jnp.broadcast_to(correct, p_sub.shape),
+        gamma=dreal_config.gamma, transform=dreal_config.reward_transform)
+    critics = make_critics(model)
+    # The critic regresses on the maps the actor produced; it must not move the actor.
+    maps_in, reduced_in = jax.lax.stop_gradient((trace.maps, trace.reduced))
+    q = critics.apply({"params": critic}, maps_in, reduced_in)[overrides]
+    terms["critic"] = jnp.mean((q - reward) ** 2)
+    maps_q, reduced_q = recomputed_maps(model, actor, batch_stats, trace)
+    # The actor climbs Q with the critic held fixed.
+    q_actor = critics.apply({"params": jax.lax.stop_gradient(critic)}, maps_q, reduced_q)
+    terms["actor"] = -jnp.mean(q_actor)
+    metrics = {"reward/mean": reward.mean(), "q/mean": q_actor.mean(),
+               "q/substituted": q.mean(), "prob/substituted": p_sub.mean(),
+               "prob/full": p_full.mean()}
+  return terms, (metrics, new_vars["batch_stats"], logits)
+
+
+def total_loss(terms: dict, dreal_config) -> jax.Array:
+  total = terms["classification"]
+  if "actor" in terms:
+    total = total + dreal_config.q_weight * terms["actor"] + terms["critic"]
+  return total
+
+
+def make_train_step(config, model: ResNet):
+  """train_step(state, batch, key) -> (state, metrics).
+
+  batch: {'image': [B, H, W] uint8 (or [B, H, W, C]), 'label': [B] int32}. key: the run's base
+  key; the step folds in its step number.
+  """
+  d = config.dreal
+
+  def loss_fn(backbone, actor, critic, batch_stats, images, labels, overrides):
+    terms, aux = loss_terms(model, d, backbone, actor, critic, batch_stats, images, labels,
+                            overrides)
+    return total_loss(terms, d), (terms, aux)
+
+  grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)
+
+  def train_step(state: DREALState, batch, key):
+    key = jax.random.fold_in(key, state.step)
+    (block_key,) = jax.random.split(key, 1)
+    overrides = choose_overrides(model, block_key)
+    (total, (terms, (metrics, new_stats, logits))), grads = grad_fn(
+        state.backbone.params, state.actor.params, state.critic.params,
+        state.batch_stats.params, batch["image"], batch["label"], overrides)
+    g_backbone, g_actor, g_critic = grads
+    state = state.replace(
+        backbone=state.backbone.apply_gradients(grads=g_backbone),
+        actor=state.actor.apply_gradients(grads=g_actor),
+        critic=state.critic.apply_gradients(grads=g_critic) if d.critics else state.critic,
+        batch_stats=state.batch_stats.replace(params=new_stats),
+    )
+    return state, {
+        "loss/total": total,
+        **{f"loss/{k}": v for k, v in terms.items()},
+        **metrics,
+        "acc": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
+        "grad_norm/backbone": optax.global_norm(g_backbone),
+        "grad_norm/actor": optax.global_norm(g_actor),
+    }
+
+  return train_step
+
+
+def make_eval_step(config, model: ResNet):
+  """eval_step(state, batch, key) -> masked sums over the batch (BatchNorm running averages).
+
+  The network is deterministic, so `correct_m1` (a single pass) equals `correct`; it is
+  reported so DREAL's results have the keys every method's results have.
+  """
+  del config
+
+  def eval_step(state: DREALState, batch, key):
+    del key
+    logits, _ = model.apply(state.inference_variables(), batch["image"], train=False)
+    label, mask = batch["label"], batch["mask"]
+    correct = jnp.sum(mask * (jnp.argmax(logits, -1) == label))
+    nll = optax.softmax_cross_entropy_with_integer_labels(logits, label)
+    return {"correct": correct, "correct_m1": correct, "nll": jnp.sum(mask * nll),
+            "count": jnp.sum(mask)}
+
+  return eval_step
+
+
+def make_predict(model: ResNet):
+  """predict(variables, images, key) -> {'logits' [B, K], 'maps': per block, tuple of [B, D]}."""
+
+  def predict(variables, images, key):
+    del key
+    logits, trace = model.apply(variables, images, train=False)
+    return {"logits": logits, "maps": trace.maps}
+
+  return predict

@@ -1,0 +1,242 @@
+"""Top-down + bottom-up train and eval steps (Chen et al. 2021, Eqs. 8-14).
+
+Per image (B images x M rollouts each), in one forward pass:
+  1. top-down: the Q-network descends the pyramid, choosing a region per level
+     (epsilon-greedy or softmax exploration in training, greedy in evaluation);
+  2. l_0 is drawn uniformly inside the chosen full-resolution window;
+  3. bottom-up: a RAM episode of T glimpses from l_0.
+Losses (Eq. 14 plus the agents' own objectives), each routed to one component by the
+`stop_gradient` cuts in `models.topdown` and `topdown_losses`:
+  classifier  -y log alpha_T  +  beta1 * (-y log Z)                    (context on)
+  location    beta2 * J, J = REINFORCE, each term weighted by H(x_t) + lambda (entropy on)
+  baseline    w_b * mean_t (b_t - R)^2
+  qnet        mean_k (Q(s_k, a_k) - y_k)^2                                 (top-down on)
+with R = r = 1[argmax alpha_T = y].
+
+Q-learning (Eqs. 8-9). An image gives levels - 1 decisions; decision k is taken in s_k (the
+level-k observation) and leads to s_{k+1}. Rewards are 0 except after the last decision,
+whose next state is terminal: y_k = gamma * max_a' Q_target(s_{k+1}, a') for k < levels - 2,
+y_last = r. With the default 2 levels there is one decision per image, a contextual bandit
+regressing Q(s_0, a) on the bottom-up agent's success. The target network follows the online
+one by Polyak averaging or periodic copies (`topdown_state.update_target`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from attn_rl import losses
+from attn_rl import topdown_losses as td_losses
+from attn_rl.models import topdown as model_lib
+from attn_rl.models.topdown import TopDownModel
+from attn_rl.topdown_state import TopDownState, update_target
+
+
+def _q_loss(model: TopDownModel, td_config, qnet_params, target_params, descent, reward):
+  """Mean squared TD error over the decisions and images (see the module docstring)."""
+  obs = descent.observations  # [K, B, S, S, C], K = levels - 1 decisions
+  decisions, batch = obs.shape[:2]
+  q_tm1 = model.q_values(qnet_params, obs.reshape(decisions * batch, *obs.shape[2:]))
+  q_tm1 = q_tm1.reshape(decisions, batch, -1)
+  # The last decision's next state is terminal: a dummy row, discounted by 0.
+  q_t = jnp.zeros((1, *q_tm1.shape[1:]))
+  if decisions > 1:
+    # The target network is frozen between its updates: no gradient into it.
+    next_obs = jax.lax.stop_gradient(obs[1:])
+    q_next = model.q_values(target_params, next_obs.reshape(-1, *obs.shape[2:]))
+    q_next = jax.lax.stop_gradient(q_next.reshape(decisions - 1, batch, -1))
+    q_t = jnp.concatenate([q_next, q_t], axis=0)
+  last = (jnp.arange(decisions) == decisions - 1)[:, None]
+  # The reward is the outcome of the bottom-up episode, a constant target.
+  r_t = jnp.where(last, jax.lax.stop_gradient(reward)[None], 0.0)
+  discount_t = jnp.where(last, 0.0, td_config.discount) * jnp.ones_like(r_t)
+  per = jax.vmap(jax.vmap(td_losses.q_learning_loss))(
+      q_tm1, descent.actions, r_t, discount_t, q_t)
+  chosen = jnp.take_along_axis(q_tm1, descent.actions[..., None], axis=-1)[..., 0]
+  return per.mean(), chosen.mean()
+
+
+def loss_terms(model: TopDownModel, config, params: dict, target_params, images, labels, keys,
+               epsilon):
+  """The loss terms, each a mean over the B*M episodes.
+
+  Args:
+    params: {component: params} (online).
+    target_params: the target Q-network's parameters.
+    images: [N, H, W, C] uint8 (or float in [0, 1]); labels [N] int32.
+    keys: (explore_key, start_key, location_key).
+    epsilon: exploration rate ('epsilon' exploration).
+
+  Returns:
+    (terms, aux, logits): terms {'classification', 'reinforce', 'baseline'} plus 'context'
+    and 'q' when those pieces are on; aux, scalar diagnostics; logits [N, C] of alpha_T.
+  """
+  td, bu = config.topdown, config.bottomup
+  explore_key, start_key, location_key = keys
+  first, descent = None, None
+  if td.enabled:
+    descent = model.descend(params["qnet"], model_lib.as_float_images(images), explore_key,
+                            exploration=td.exploration, epsilon=epsilon,
+                            temperature=td.temperature)
+    first = model_lib.sample_in_window(start_key, descent.top_left, model.final_window(),
+                                       images.shape[1:3])
+  out = model.unroll(params, images, location_key, first)
+  reward = jax.vmap(losses.correct_reward)(out.logits, labels)
+  entropy_t = out.entropies if bu.entropy else jnp.zeros_like(out.entropies)
+  lam = bu.entropy_lambda if bu.entropy else 1.0
+  reinforce = jax.vmap(td_losses.entropy_weighted_reinforce_loss, in_axes=(1, 0, 1, 1, None))(
+      out.log_probs, reward, out.baselines, entropy_t, lam)
+  terms = {
+      "classification": jax.vmap(losses.classification_loss)(out.logits, labels).mean(),
+      "reinforce": reinforce.mean(),
+      "baseline": jax.vmap(losses.baseline_loss, in_axes=(1, 0))(out.baselines, reward).mean(),
+  }
+  aux = {"reward/mean": reward.mean(), "baseline/mean": out.baselines.mean(),
+         "entropy/mean": out.entropies.mean()}
+  if bu.context:
+    terms["context"] = jax.vmap(td_losses.context_loss)(out.context_logits, labels).mean()
+  if td.enabled:
+    terms["q"], aux["q/chosen"] = _q_loss(model, td, params["qnet"], target_params, descent,
+                                          reward)
+  return terms, aux, out.logits
+
+
+def _total(config, terms):
+  total = (terms["classification"] + config.rl.reinforce_weight * terms["reinforce"]
+           + config.rl.baseline_weight * terms["baseline"])
+  if "context" in terms:
+    total += config.bottomup.context_weight * terms["context"]
+  if "q" in terms:
+    total += terms["q"]
+  return total
+
+
+def _global_norm(tree) -> jax.Array:
+  return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(tree)))
+
+
+def make_train_step(config, model: TopDownModel):
+  """train_step(state, batch, key) -> (state, metrics).
+
+  batch: {'image': [B, H, W] uint8, 'label': [B] int32}. key: the run's base key, folded
+  with the step number, so a resumed run draws what an uninterrupted one would.
+  """
+  num_rollouts, td = config.rl.num_rollouts, config.topdown
+  epsilon_fn = optax.linear_schedule(td.epsilon_start, td.epsilon_end, td.epsilon_decay_steps)
+
+  def loss_fn(classifier, location, baseline, qnet, target, images, labels, keys, epsilon):
+    params = {**classifier, **location, **baseline, **qnet}
+    terms, aux, logits = loss_terms(model, config, params, target["qnet"], images, labels, keys,
+                                    epsilon)
+    total = _total(config, terms)
+    return total, ({**{f"loss/{k}": v for k, v in terms.items()}, **aux}, logits)
+
+  grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2, 3), has_aux=True)
+
+  def train_step(state: TopDownState, batch, key):
+    key = jax.random.fold_in(key, state.step)
+    explore_key, start_key, location_key = jax.random.split(key, 3)
+    images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
+    labels = jnp.repeat(batch["label"], num_rollouts, axis=0)
+    epsilon = epsilon_fn(state.step)
+    (total, (aux, logits)), grads = grad_fn(
+        state.classifier.params, state.location.params, state.baseline.params,
+        state.qnet.params, state.qnet_target.params, images, labels,
+        (explore_key, start_key, location_key), epsilon,
+    )
+    g_classifier, g_location, g_baseline, g_qnet = grads
+    state = state.replace(
+        classifier=state.classifier.apply_gradients(grads=g_classifier),
+        location=state.location.apply_gradients(grads=g_location),
+        baseline=state.baseline.apply_gradients(grads=g_baseline),
+    )
+    metrics = {}
+    if td.enabled:
+      qnet = state.qnet.apply_gradients(grads=g_qnet)
+      target = state.qnet_target.replace(
+          params=update_target(qnet.params, state.qnet_target.params, qnet.step, td),
+          step=qnet.step)
+      state = state.replace(qnet=qnet, qnet_target=target)
+      metrics["grad_norm/qnet"] = _global_norm(g_qnet)
+      if td.exploration == "epsilon":
+        metrics["epsilon"] = epsilon
+    probs = jax.nn.softmax(logits).reshape(-1, num_rollouts, logits.shape[-1]).mean(1)
+    metrics.update({
+        "loss/total": total,
+        **aux,
+        "acc": jnp.mean(jnp.argmax(probs, -1) == batch["label"]),
+        "grad_norm/classifier": _global_norm(g_classifier),
+        "grad_norm/location": _global_norm(g_location),
+    })
+    return state, metrics
+
+  return train_step
+
+
+def _greedy_start(model: TopDownModel, params, images, key):
+  """(l_0 [N, 2] or None, descent or None): the top-down agent's greedy choice."""
+  if not model.use_topdown:
+    return None, None
+  # Greedy descent draws nothing; its key is split off only so no key is used twice.
+  descend_key, start_key = jax.random.split(key)
+  descent = model.descend(params["qnet"], model_lib.as_float_images(images), descend_key,
+                          greedy=True)
+  first = model_lib.sample_in_window(start_key, descent.top_left, model.final_window(),
+                                     images.shape[1:3])
+  return first, descent
+
+
+def make_eval_step(config, model: TopDownModel):
+  """eval_step(state, batch, key) -> sums of masked metrics over the batch.
+
+  The top-down choice is greedy; class probabilities are averaged over `eval.num_rollouts`
+  bottom-up rollouts per image (each with its own l_0 in the chosen window); `correct_m1`
+  scores the first rollout alone; `correct_context` scores Z (context on); `q_greedy` is the
+  Q-value of the chosen region, the top-down agent's predicted chance of success.
+  """
+  num_rollouts = config.eval.num_rollouts
+
+  def eval_step(state: TopDownState, batch, key):
+    start_key, location_key = jax.random.split(key)
+    params = state.params()
+    images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
+    first, descent = _greedy_start(model, params, images, start_key)
+    out = model.unroll(params, images, location_key, first)
+    per_image = lambda x: jax.nn.softmax(x).reshape(-1, num_rollouts, x.shape[-1])
+    probs = per_image(out.logits)
+    mean_probs = probs.mean(1)
+    label, mask = batch["label"], batch["mask"]
+    true_prob = jnp.take_along_axis(mean_probs, label[:, None], axis=1)[:, 0]
+    sums = {
+        "correct": jnp.sum(mask * (jnp.argmax(mean_probs, -1) == label)),
+        "correct_m1": jnp.sum(mask * (jnp.argmax(probs[:, 0], -1) == label)),
+        "nll": jnp.sum(mask * -jnp.log(jnp.maximum(true_prob, 1e-12))),
+        "count": jnp.sum(mask),
+    }
+    if config.bottomup.context:
+      context_probs = per_image(out.context_logits).mean(1)
+      sums["correct_context"] = jnp.sum(mask * (jnp.argmax(context_probs, -1) == label))
+    if model.use_topdown:
+      q = jnp.max(descent.q_values[-1], -1).reshape(-1, num_rollouts).mean(1)
+      sums["q_greedy"] = jnp.sum(mask * q)
+    return sums
+
+  return eval_step
+
+
+def make_predict(model: TopDownModel):
+  """predict(params, images, key) -> Prediction, one greedy-start rollout per image."""
+
+  def predict(params, images, key):
+    start_key, location_key = jax.random.split(key)
+    images = model_lib.with_channels(images)
+    first, descent = _greedy_start(model, params, images, start_key)
+    out = model.unroll(params, images, location_key, first)
+    top_left = (descent.top_left if descent is not None
+                else jnp.full((images.shape[0], 2), -1, jnp.int32))
+    return model_lib.Prediction(out.logits, out.locations, top_left,
+                                jnp.asarray(model.final_window()))
+
+  return predict

@@ -1,0 +1,44 @@
+"""Bottom-up agent with the entropy and context constraints on 28x28 MNIST (Chen et al. 2021).
+
+6 glimpses of 8x8, 1 scale; no top-down agent (a 28x28 digit needs no region search), RAM's
+learned first location. Variants, combinable with commas: 'quicktest'; the ablation arms
+'ram' (no constraints), 'entropy', 'context', 'topdown' (pieces switched on), 'full'.
+
+Run:
+  TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
+    python -m attn_rl.main --config=configs/topdown_mnist.py --workdir=runs/topdown_mnist
+Quick check (seconds): --config=configs/topdown_mnist.py:quicktest
+Expected: not yet measured; see README "Results" once the lead has run it.
+"""
+
+from attn_rl import config_lib
+
+
+def get_config(arg=None):
+  tokens = config_lib.parse_variants(arg, ("quicktest", *config_lib.TOPDOWN_ARMS))
+  c = config_lib.topdown_defaults()
+  # The undistorted 28x28 digit.
+  c.data.task = "plain"
+  # Image side.
+  c.data.canvas_size = 28
+  # Glimpses per episode.
+  c.model.num_glimpses = 6
+  # 8x8 retina patches.
+  c.model.glimpse_size = 8
+  # A single resolution.
+  c.model.num_scales = 1
+  # Bottom-up only: l_0 from the learned start distribution.
+  c.topdown.enabled = False
+  # Entropy-weighted REINFORCE.
+  c.bottomup.entropy = True
+  # Context classifier.
+  c.bottomup.context = True
+  # Paper batch.
+  c.train.batch_size = 128
+  # About 27 epochs of the 50,000 training images (as configs/ram_mnist.py).
+  c.train.num_steps = 10000
+  config_lib.apply_topdown_arm(c, tokens)
+  if "quicktest" in tokens:
+    config_lib.apply_quicktest(c)
+  c.lock()
+  return c

@@ -1,0 +1,377 @@
+"""DREAL: attention modules, mean substitution, rewards, gradient routing, rollouts, step, loop."""
+
+import functools
+import glob
+import importlib.util
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from attn_rl import checkpointing, config_lib, loop, methods, parallel, rewards
+from attn_rl.models import attention, resnet
+from attn_rl.steps import dreal as dreal_steps
+
+KINDS = ("se", "cbam", "srm")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = 16
+
+
+def small_config(kind="se", critics=True, mean_mode="example"):
+  c = config_lib.dreal_defaults()
+  c.data.task, c.data.canvas_size = "plain", 28
+  c.model.attention, c.model.mean_mode = kind, mean_mode
+  c.model.stage_sizes, c.model.widths = [2, 2], [4, 8]
+  c.model.stem_width, c.model.stem_stride, c.model.reduction = 4, 1, 2
+  c.dreal.critics = critics
+  # A constant rate, so that the very first update moves every parameter.
+  c.optim.schedule, c.optim.learning_rate = "constant", 0.05
+  c.train.num_steps = 10
+  return c
+
+
+@functools.cache
+def _init(kind, critics, mean_mode):
+  config = small_config(kind, critics, mean_mode)
+  method = methods.get("dreal")
+  method.validate(config)
+  model = method.make_model(config)
+  state = jax.jit(lambda k: method.init_state(config, model, k, (SIZE, SIZE)))(jax.random.key(0))
+  return model, state
+
+
+def make(kind="se", critics=True, batch=8, mean_mode="example"):
+  config = small_config(kind, critics, mean_mode)
+  model, state = _init(kind, critics, mean_mode)
+  rng = np.random.default_rng(0)
+  batch = {
+      "image": jnp.asarray(rng.integers(0, 255, (batch, SIZE, SIZE)), jnp.uint8),
+      "label": jnp.asarray(rng.integers(0, 10, batch), jnp.int32),
+  }
+  return config, model, state, batch
+
+
+def norm(tree) -> float:
+  return float(jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(tree))))
+
+
+# --- Attention modules against hand computations -----------------------------------------
+
+
+def test_se_gates_channels_as_computed_by_hand():
+  x = jnp.arange(2 * 2 * 2 * 4, dtype=jnp.float32).reshape(2, 2, 2, 4) / 10.0
+  params = {"fc1": {"kernel": jnp.full((4, 2), 0.1), "bias": jnp.array([0.0, -1.0])},
+            "fc2": {"kernel": jnp.array([[1.0, -1.0, 0.5, 0.0], [2.0, 2.0, 2.0, 2.0]]),
+                    "bias": jnp.array([0.0, 0.0, 0.0, 0.3])}}
+  y, (a,), (pooled,) = attention.SE(reduction=2).apply({"params": params}, x)
+  xn = np.asarray(x)
+  gap = xn.mean(axis=(1, 2))
+  h = np.maximum(gap @ np.full((4, 2), 0.1) + [0.0, -1.0], 0.0)
+  gate = 1 / (1 + np.exp(-(h @ np.asarray(params["fc2"]["kernel"]) + [0, 0, 0, 0.3])))
+  np.testing.assert_allclose(pooled, gap, rtol=1e-6)
+  np.testing.assert_allclose(a, gate, rtol=1e-6)
+  np.testing.assert_allclose(y, xn * gate[:, None, None, :], rtol=1e-6)
+
+
+def test_srm_style_pooling_and_channelwise_fc_by_hand():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(3, 4, 4, 2)).astype(np.float32)
+  module = attention.SRM()
+  variables = module.init(jax.random.key(0), x)
+  weight = np.array([[1.0, -0.5], [0.2, 2.0]], np.float32)
+  variables = {"params": {"cfc": jnp.asarray(weight), "bn": variables["params"]["bn"]},
+               "batch_stats": variables["batch_stats"]}
+  (y, (a,), _), _ = module.apply(variables, x, mutable=["batch_stats"])
+  mean, std = x.mean(axis=(1, 2)), np.sqrt(x.var(axis=(1, 2), ddof=1) + 1e-5)
+  z = mean * weight[:, 0] + std * weight[:, 1]
+  z = (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)  # Training-mode BN, scale 1, offset 0.
+  gate = 1 / (1 + np.exp(-z))
+  np.testing.assert_allclose(a, gate, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(y, x * gate[:, None, None, :], rtol=1e-4, atol=1e-5)
+
+
+def test_cbam_channel_then_spatial_gate_shapes_and_channel_gate_by_hand():
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(2, 5, 5, 8)).astype(np.float32)
+  module = attention.CBAM(reduction=4)
+  variables = module.init(jax.random.key(0), x)
+  (y, (a_c, a_s), (avg, chan_mean)), _ = module.apply(variables, x, mutable=["batch_stats"])
+  assert a_c.shape == (2, 8) and a_s.shape == (2, 25) and y.shape == x.shape
+  p = variables["params"]
+  mlp = lambda v: (np.maximum(v @ p["mlp_fc1"]["kernel"] + p["mlp_fc1"]["bias"], 0)
+                   @ p["mlp_fc2"]["kernel"] + p["mlp_fc2"]["bias"])
+  gate = 1 / (1 + np.exp(-(mlp(x.mean((1, 2))) + mlp(x.max((1, 2))))))
+  np.testing.assert_allclose(a_c, gate, rtol=1e-5, atol=1e-6)
+  refined = x * gate[:, None, None, :]
+  np.testing.assert_allclose(chan_mean, refined.mean(-1).reshape(2, 25), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(y, refined * np.asarray(a_s).reshape(2, 5, 5, 1), rtol=1e-5,
+                             atol=1e-6)
+  assert p["spatial_conv"]["kernel"].shape == (7, 7, 2, 1) and "bias" not in p["spatial_conv"]
+
+
+# --- Mean substitution and rewards ---------------------------------------------------------
+
+
+def test_substitute_mean_per_example_and_batch():
+  a = jnp.array([[0.1, 0.3, 0.8], [0.5, 0.5, 0.2]])
+  np.testing.assert_allclose(attention.substitute_mean(a, jnp.array(False), "example"), a)
+  np.testing.assert_allclose(attention.substitute_mean(a, jnp.array(True), "example"),
+                             [[0.4, 0.4, 0.4], [0.4, 0.4, 0.4]], rtol=1e-6)
+  np.testing.assert_allclose(attention.substitute_mean(a, jnp.array(True), "batch"),
+                             [[0.3, 0.4, 0.5], [0.3, 0.4, 0.5]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("mean_mode", ["example", "batch"])
+def test_override_replaces_exactly_one_map_in_the_network(mean_mode):
+  _, model, state, batch = make("cbam", mean_mode=mean_mode)
+  variables = {"params": {**state.backbone.params, **state.actor.params},
+               "batch_stats": state.batch_stats.params}
+  run = jax.jit(lambda o: model.apply(variables, batch["image"], o, train=True,
+                                      mutable=["batch_stats"])[0])
+  logits, trace = run(-1)
+  # Map 5 = block 2's spatial map: earlier maps unchanged, the network output changes.
+  logits5, trace5 = run(5)
+  for block in range(2):
+    for k in range(2):
+      np.testing.assert_array_equal(trace.maps[block][k], trace5.maps[block][k])
+  assert not np.allclose(logits, logits5)
+  # The substituted map is what the module computed; what gates the features is its mean.
+  np.testing.assert_array_equal(trace.maps[2][1], trace5.maps[2][1])
+  a = np.asarray(trace.maps[2][1])
+  mean = a.mean(1, keepdims=True) if mean_mode == "example" else a.mean(0, keepdims=True)
+  x = np.asarray(trace.inputs[2])
+  refined = x * np.asarray(trace.maps[2][0])[:, None, None, :]
+  gated = refined * np.broadcast_to(mean, a.shape).reshape(refined.shape[:3] + (1,))
+  module = model.attention_module(2)
+  vars2 = {"params": state.actor.params["attention2"],
+           "batch_stats": state.batch_stats.params["attention2"]}
+  (y, _, _), _ = module.apply(vars2, trace.inputs[2], jnp.array([False, True]), True,
+                              mutable=["batch_stats"])
+  np.testing.assert_allclose(y, gated, rtol=1e-5, atol=1e-6)
+
+
+def test_reward_formula_by_hand_with_wrong_predictions_and_clipping():
+  p_full = jnp.array([0.8, 0.5, 0.2, 0.9])
+  p_sub = jnp.array([0.6, 1.0, 0.1, 0.05])
+  correct = jnp.array([True, True, False, True])
+  r = rewards.substitution_reward(p_full, p_sub, correct)
+  # 1 - 0.6/0.8; 1 - 2 = -1 (at the clip); wrong: -gamma; 1 - 0.05/0.9.
+  np.testing.assert_allclose(r, [0.25, -1.0, -1.0, 1 - 0.05 / 0.9], rtol=1e-6)
+  clipped = rewards.substitution_reward(jnp.array([0.3]), jnp.array([0.9]), jnp.array([True]))
+  np.testing.assert_allclose(clipped, [-1.0])  # 1 - 3 = -2 clipped to -1.
+  squashed = rewards.substitution_reward(p_full, p_sub, correct, gamma=0.5, transform="tanh")
+  np.testing.assert_allclose(squashed, np.tanh([0.25, -1.0, 0.0, 1 - 0.05 / 0.9]) * [1, 1, 0, 1]
+                             + [0, 0, -0.5, 0], rtol=1e-6)
+  half = rewards.substitution_reward(p_full, p_sub, correct, gamma=0.5)
+  assert float(half[2]) == -0.5
+
+
+# --- Gradient routing, critics, rollouts ---------------------------------------------------
+
+EXPECTED_ROUTES = {
+    "classification": {"backbone", "actor"},
+    "actor": {"actor"},
+    "critic": {"critic"},
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_loss_reaches_only_its_parameter_group(kind):
+  config, model, state, batch = make(kind)
+  overrides = dreal_steps.choose_overrides(model, jax.random.key(3))
+
+  def term(name):
+    def f(backbone, actor, critic):
+      terms, _ = dreal_steps.loss_terms(model, config.dreal, backbone, actor, critic,
+                                        state.batch_stats.params, batch["image"],
+                                        batch["label"], overrides)
+      return terms[name]
+    return f
+
+  @jax.jit
+  def all_grads(groups):
+    return {n: jax.grad(term(n), argnums=(0, 1, 2))(*groups) for n in EXPECTED_ROUTES}
+
+  all_g = all_grads((state.backbone.params, state.actor.params, state.critic.params))
+  for name, route in EXPECTED_ROUTES.items():
+    for group, g in zip(("backbone", "actor", "critic"), all_g[name], strict=True):
+      if group in route:
+        assert norm(g) > 0, f"{kind}: {name} gives no gradient to {group}"
+      else:
+        assert norm(g) == 0, f"{kind}: {name} leaks gradient {norm(g)} into {group}"
+
+
+def test_overrides_pick_one_block_per_stage_and_every_map_of_it():
+  _, model, _, _ = make("cbam")
+  seen = set()
+  for i in range(20):
+    o = np.asarray(dreal_steps.choose_overrides(model, jax.random.key(i)))
+    assert o.shape == (4,) and o[1] == o[0] + 1 and o[3] == o[2] + 1 and o[0] % 2 == 0
+    assert o[0] // 2 in (0, 1) and o[2] // 2 in (2, 3)
+    seen.add((int(o[0]), int(o[2])))
+  assert len(seen) == 4
+
+
+def test_vmapped_rollout_equals_a_loop_of_single_forwards():
+  _, model, state, batch = make("cbam")
+  variables = {"params": {**state.backbone.params, **state.actor.params},
+               "batch_stats": state.batch_stats.params}
+  overrides = jnp.array([1, 2, 6, -1], jnp.int32)
+  probs = jax.jit(lambda o: dreal_steps.substituted_true_probs(
+      model, variables, batch["image"], batch["label"], o))
+  vmapped = probs(overrides)
+  looped = [probs(o[None])[0] for o in overrides]
+  np.testing.assert_allclose(vmapped, np.stack(looped), rtol=1e-5, atol=1e-7)
+  # A real substitution changes p_c; -1 (none) reproduces the unchanged network.
+  assert not np.allclose(vmapped[0], vmapped[3])
+  # Starting each stage's rollouts at its saved input gives the full forwards' result.
+  chosen = jnp.array([2, 3, 6, 7], jnp.int32)  # Block 1 (stage 0) and block 3 (stage 1).
+  (_, trace), _ = model.apply(variables, batch["image"], train=True, mutable=["batch_stats"])
+  reused = jax.jit(lambda o: dreal_steps.rollouts_from_stage_inputs(
+      model, variables, trace, batch["label"], o))(chosen)
+  np.testing.assert_allclose(reused, probs(chosen), rtol=1e-5, atol=1e-7)
+
+
+def test_critics_are_training_only_and_counted_apart():
+  _, model, state, batch = make("cbam")
+  inference = methods.get("dreal").inference_params(state)
+  assert set(inference) == {"params", "batch_stats"}
+  assert not any(k.startswith("stage") for k in inference["params"])
+  assert set(state.critic.params) == {"stage0_channel", "stage0_spatial", "stage1_channel",
+                                      "stage1_spatial"}
+  out = dreal_steps.make_predict(model)(inference, batch["image"], None)
+  assert out["logits"].shape == (8, 10) and len(out["maps"]) == 4
+  # Scalar hidden state: each LSTM gate reads [reduced, map] of width 2D into one unit.
+  kernel = state.critic.params["stage0_spatial"]["ii"]["kernel"]
+  assert kernel.shape == (2 * SIZE * SIZE, 1)
+  assert resnet.num_params(state.critic.params) > 0
+
+
+# --- The step ------------------------------------------------------------------------------
+
+
+def test_train_step_is_pure_traces_once_and_routes_like_vanilla_plus_q():
+  config, model, state, batch = make("srm")
+  chex.clear_trace_counter()
+  step = jax.jit(chex.assert_max_traces(dreal_steps.make_train_step(config, model), n=1))
+  key = jax.random.key(7)
+  s1, m1 = step(state, batch, key)
+  s1b, m1b = step(state, batch, key)
+  chex.assert_trees_all_equal((s1, m1), (s1b, m1b))
+  s2, m2 = step(s1, batch, key)
+  chex.assert_trees_all_equal_shapes(state, s2)
+  assert all(np.isfinite(float(v)) for v in m2.values())
+  # A new step number draws other blocks: other rewards, same trace.
+  assert float(m2["prob/substituted"]) != float(m1["prob/substituted"])
+  moved = lambda a, b: norm(jax.tree.map(lambda x, y: x - y, a, b)) > 0
+  for group in ("backbone", "actor", "critic", "batch_stats"):
+    assert moved(getattr(s1, group).params, getattr(state, group).params), group
+
+  # Vanilla, from the same state: L_c alone. The backbone's gradient is the same (L_q and
+  # L_r do not reach it); the actor's differs by L_q's; the critic stays put.
+  vanilla = small_config("srm", critics=False)
+  v1, mv = jax.jit(dreal_steps.make_train_step(vanilla, model))(state, batch, key)
+  assert "loss/critic" not in mv and "reward/mean" not in mv
+  chex.assert_trees_all_equal(v1.critic.params, state.critic.params)
+  assert moved(v1.actor.params, state.actor.params)
+  np.testing.assert_allclose(m1["grad_norm/backbone"], mv["grad_norm/backbone"], rtol=1e-5)
+  assert abs(float(m1["grad_norm/actor"]) - float(mv["grad_norm/actor"])) > 1e-7
+  np.testing.assert_allclose(m1["loss/classification"], mv["loss/classification"], rtol=1e-6)
+
+
+def test_eval_step_counts_and_masks():
+  config, model, state, batch = make("cbam")
+  batch = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 3)}
+  out = jax.jit(dreal_steps.make_eval_step(config, model))(state, batch, jax.random.key(0))
+  assert float(out["count"]) == 5.0 and 0 <= float(out["correct"]) <= 5
+  assert float(out["nll"]) > 0
+
+
+def test_weight_decay_skips_srm_bn_and_biases():
+  from attn_rl import dreal_state
+  _, _, state, _ = make("srm")
+  mask = dreal_state.weight_decay_mask(state.actor.params)
+  assert mask["attention0"]["cfc"] is False and mask["attention0"]["bn"]["scale"] is False
+  mask = dreal_state.weight_decay_mask(state.backbone.params)
+  assert mask["block0_conv1"]["kernel"] is True and mask["head"]["bias"] is False
+
+
+def test_one_and_eight_devices_give_the_same_step():
+  assert jax.device_count() == 8
+  results = []
+  for n in (1, 8):
+    config, model, state, batch = make("srm", batch=16)
+    mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": n}))
+    repl = parallel.replicated(mesh)
+    sharding = jax.tree.map(lambda _, r=repl: r, state)
+    step = jax.jit(dreal_steps.make_train_step(config, model),
+                   in_shardings=(sharding, parallel.batch_sharded(mesh), repl),
+                   out_shardings=(sharding, repl))
+    state = jax.device_put(state, repl)
+    batch = parallel.global_batch(jax.device_get(batch), mesh)
+    for _ in range(2):
+      state, metrics = step(state, batch, jax.random.key(1))
+    results.append(jax.device_get((state, metrics)))
+  (s1, m1), (s8, m8) = results
+  for k in m1:
+    np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=1e-5, err_msg=k)
+  for a, b in zip(jax.tree.leaves(s1), jax.tree.leaves(s8), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+# --- End to end through the loop -----------------------------------------------------------
+
+
+def _clutter_config(arg):
+  spec = importlib.util.spec_from_file_location("cfg", os.path.join(ROOT, "configs",
+                                                                    "dreal_clutter.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config(arg)
+  with c.unlocked():
+    c.data.source = "synthetic"
+    # A 28x28 translated canvas keeps the test fast; the config's task is 60x60 clutter.
+    c.data.task, c.data.canvas_size = "translated", 28
+  return c
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_quicktest_trains_checkpoints_and_draws(kind, tmp_path):
+  """Straight through the loop (tests/e2e_test.py also resumes configs/dreal_clutter.py)."""
+  config = _clutter_config(f"{kind},quicktest")
+  workdir = str(tmp_path / "w")
+  results = loop.train_and_evaluate(config, workdir)
+  assert results["finished"] and 0.0 <= results["error"] <= 1.0
+  assert glob.glob(os.path.join(workdir, "pictures", "test_*.gif"))
+  assert glob.glob(os.path.join(workdir, "pictures", "validation_*.png"))
+  ckpt = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=2)
+  assert ckpt.latest_step() == 6
+
+
+def test_config_variants():
+  c = _clutter_config("cbam,vanilla,batchmean")
+  assert (c.model.attention, c.dreal.critics, c.model.mean_mode) == ("cbam", False, "batch")
+  assert _clutter_config(None).model.attention == "se"
+  with pytest.raises(ValueError, match="Unknown config variant"):
+    _clutter_config("se,cbam")
+
+
+def test_image_augmentation_is_deterministic_and_shaped():
+  from attn_rl.data import images
+  rng = np.random.default_rng(0)
+  photo = rng.integers(0, 256, (300, 400, 3)).astype(np.uint8)
+  crop = lambda seed: images.augment(photo, "imagenet", 224, np.random.default_rng([seed, 0, 5]))
+  assert crop(1).shape == (224, 224, 3)
+  np.testing.assert_array_equal(crop(1), crop(1))
+  assert not np.array_equal(crop(1), crop(2))
+  centre = images.augment(photo, "imagenet", 224, None)
+  # Shorter side 300 -> 256, then the centre 224 x 224.
+  ref = np.asarray(images.Image.fromarray(photo).resize((341, 256), images.Image.BILINEAR))
+  np.testing.assert_array_equal(centre, ref[16:240, 58:282])
+  small = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  assert images.augment(small, "cifar", 32, np.random.default_rng(3)).shape == (32, 32, 3)
+  np.testing.assert_array_equal(images.augment(small, "cifar", 32, None), small)
