@@ -7,6 +7,11 @@ Run:
     python -m attn_rl.main --config=configs/ram_clutter.py --workdir=runs/ram_clutter
 Quick check (seconds): --config=configs/ram_clutter.py:quicktest
 Expected: see README "Results" (measured runs, with their commands and hardware).
+Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
+warm-up steps, then cosine decay to 1%) over 30,000 steps, location std 0.1, one rollout per
+training image (M=1), M=8 rollouts averaged at evaluation; model selected on validation. Seeds
+0, 1, 2: 5.83%, 6.16%, 5.70% test error (M=1: 9.2%, 9.8%, 9.2%), 22 to 46 min wall each on
+shared cores; paper 4.04%.
 """
 
 from attn_rl import config_lib

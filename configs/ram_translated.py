@@ -5,6 +5,10 @@ Run:
     python -m attn_rl.main --config=configs/ram_translated.py --workdir=runs/ram_translated
 Quick check (seconds): --config=configs/ram_translated.py:quicktest
 Expected: see README "Results" (measured runs, with their commands and hardware).
+Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
+warm-up steps, then cosine decay to 1%) over 20,000 steps, location std 0.1, one rollout per
+training image (M=1), M=8 rollouts averaged at evaluation; model selected on validation. Seed 0:
+2.48% test error (M=1: 3.74%) in 15 min wall; paper 1.20%.
 """
 
 from attn_rl import config_lib
