@@ -389,6 +389,19 @@ def parse_variants(arg: str | None, known: tuple[str, ...]) -> set[str]:
   return tokens
 
 
+DREAL_ATTENTION = ("se", "cbam", "srm")
+
+
+def dreal_variant(arg: str | None, flags: tuple[str, ...]) -> tuple[str, set[str]]:
+  """'cbam,vanilla' -> ('cbam', {'vanilla'}): at most one attention module (default 'se')."""
+  words = parse_variants(arg, (*DREAL_ATTENTION, *flags))
+  attention = sorted(words & set(DREAL_ATTENTION))
+  if len(attention) > 1:
+    raise ValueError(f"Config variant {arg!r} names {' and '.join(attention)}: pick one "
+                     f"attention module of {', '.join(DREAL_ATTENTION)}.")
+  return (attention or ["se"])[0], words - set(DREAL_ATTENTION)
+
+
 def apply_topdown_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
   """Switches the three pieces for an ablation arm; no arm token keeps the config's defaults.
 

@@ -14,16 +14,11 @@ and flips. Expected: not measured on this project's machines (no CIFAR-10 here).
 
 from attn_rl import config_lib
 
-ATTENTION = ("se", "cbam", "srm")
 FLAGS = ("resnet56", "vanilla", "batchmean", "quicktest")
 
 
 def get_config(arg=None):
-  words = [w for w in (arg or "").split(",") if w]
-  attention = [w for w in words if w in ATTENTION]
-  if len(attention) > 1 or any(w not in ATTENTION + FLAGS for w in words):
-    raise ValueError(f"Unknown config variant {arg!r}; known variants: comma-separated words "
-                     f"from {', '.join(ATTENTION + FLAGS)}, at most one attention module.")
+  attention, words = config_lib.dreal_variant(arg, FLAGS)
   c = config_lib.dreal_defaults()
   # tfds name; images are read with tfds.data_source (attn_rl/data/images.py).
   c.data.dataset = "cifar10"
@@ -36,7 +31,7 @@ def get_config(arg=None):
   # The CIFAR ResNet preset.
   c.model.arch = "resnet56" if "resnet56" in words else "resnet20"
   # Attention module on every residual branch.
-  c.model.attention = (attention or ["se"])[0]
+  c.model.attention = attention
   # SE/CBAM reduction (16 at 16-64 channels leaves 1-4 hidden units, as the official code).
   c.model.reduction = 16
   # Per-example mean (default) or batch-mean substitution.

@@ -14,23 +14,11 @@ Expected: not measured yet (the lead runs 3 seeds per variant); the reward uses 
 
 from attn_rl import config_lib
 
-ATTENTION = ("se", "cbam", "srm")
 FLAGS = ("vanilla", "batchmean", "quicktest")
 
 
-def parse_variant(arg):
-  """'cbam,vanilla' -> ('cbam', {'vanilla'}); unknown words raise ValueError."""
-  words = [w for w in (arg or "").split(",") if w]
-  unknown = [w for w in words if w not in ATTENTION + FLAGS]
-  attention = [w for w in words if w in ATTENTION]
-  if unknown or len(attention) > 1:
-    raise ValueError(f"Unknown config variant {arg!r}; known variants: comma-separated words "
-                     f"from {', '.join(ATTENTION + FLAGS)}, at most one attention module.")
-  return (attention or ["se"])[0], set(words) - set(ATTENTION)
-
-
 def get_config(arg=None):
-  attention, flags = parse_variant(arg)
+  attention, flags = config_lib.dreal_variant(arg, FLAGS)
   c = config_lib.dreal_defaults()
   # Translated digit plus random crops of other digits.
   c.data.task = "cluttered"

@@ -17,17 +17,12 @@ Expected: not measured here (no ImageNet, no TPU on this project's machines).
 
 from attn_rl import config_lib
 
-ATTENTION = ("se", "cbam", "srm")
 FLAGS = ("resnet101", "vanilla", "batchmean", "quicktest")
 STEPS_PER_EPOCH = 4965
 
 
 def get_config(arg=None):
-  words = [w for w in (arg or "").split(",") if w]
-  attention = [w for w in words if w in ATTENTION]
-  if len(attention) > 1 or any(w not in ATTENTION + FLAGS for w in words):
-    raise ValueError(f"Unknown config variant {arg!r}; known variants: comma-separated words "
-                     f"from {', '.join(ATTENTION + FLAGS)}, at most one attention module.")
+  attention, words = config_lib.dreal_variant(arg, FLAGS)
   c = config_lib.dreal_defaults()
   # tfds name; the manual download must be prepared in ArrayRecord format.
   c.data.dataset = "imagenet2012"
@@ -42,7 +37,7 @@ def get_config(arg=None):
   # The ImageNet ResNet preset.
   c.model.arch = "resnet101" if "resnet101" in words else "resnet50"
   # Attention module on every residual branch.
-  c.model.attention = (attention or ["se"])[0]
+  c.model.attention = attention
   # SE/CBAM reduction, as in the official code.
   c.model.reduction = 16
   # Per-example mean (default) or batch-mean substitution.

@@ -356,8 +356,10 @@ def test_config_variants():
   c = _clutter_config("cbam,vanilla,batchmean")
   assert (c.model.attention, c.dreal.critics, c.model.mean_mode) == ("cbam", False, "batch")
   assert _clutter_config(None).model.attention == "se"
-  with pytest.raises(ValueError, match="Unknown config variant"):
+  with pytest.raises(ValueError, match="pick one attention module"):
     _clutter_config("se,cbam")
+  with pytest.raises(ValueError, match="Unknown config variant 'sse'"):
+    _clutter_config("sse")
 
 
 def test_image_augmentation_is_deterministic_and_shaped():
