@@ -9,6 +9,10 @@ Run:
     python -m attn_rl.main --config=configs/ram_clutter100.py --workdir=runs/ram_clutter100
 Quick check (seconds): --config=configs/ram_clutter100.py:quicktest
 Expected: see README "Results" (measured runs, with their commands and hardware).
+Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
+warm-up steps, then cosine decay to 1%) over 40,000 steps, location std 0.1, one rollout per
+training image (M=1), M=8 rollouts averaged at evaluation; model selected on validation (step
+37,000). Seed 0: 15.01% test error (M=1: 27.13%) in 50 min wall on shared cores; paper 10.83%.
 """
 
 from attn_rl import config_lib
