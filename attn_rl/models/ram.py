@@ -19,7 +19,6 @@ trains only the location network and the baseline's squared error only the basel
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -157,20 +156,9 @@ class RAM:
     """
     if images.ndim == 3:
       images = images[..., None]
-    batch, height, width, _ = images.shape
-    pixel_scale = 1.0 / 255.0 if images.dtype == jnp.uint8 else 1.0
-    if self.sensor == "table":
-      table = glimpse_lib.summed_area_table(images)
-      sensor = functools.partial(
-          glimpse_lib.read_glimpses, table, glimpse_size=self.glimpse_size,
-          num_scales=self.num_scales, pixel_scale=pixel_scale,
-      )
-    else:
-      padded = glimpse_lib.pad_images(images, self.glimpse_size, self.num_scales)
-      sensor = functools.partial(
-          glimpse_lib.glimpse_sensor, padded, image_hw=(height, width),
-          glimpse_size=self.glimpse_size, num_scales=self.num_scales, pixel_scale=pixel_scale,
-      )
+    batch = images.shape[0]
+    sensor = glimpse_lib.make_sensor(
+        images, sensor=self.sensor, glimpse_size=self.glimpse_size, num_scales=self.num_scales)
     noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
     core = self.nets["core"]
 
