@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import signal
 import subprocess
+import sys
 import time
 
 import jax
@@ -68,6 +70,16 @@ def _git(*args: str) -> str | None:
     return None
 
 
+def command_line(argv: list[str] | None = None) -> str:
+  """The command that started this process, as typed: `python -m attn_rl.main ...`."""
+  argv = sys.argv if argv is None else argv
+  program = argv[0]
+  package = os.path.basename(os.path.dirname(program))
+  if package == "attn_rl" and program.endswith(".py"):
+    program = f"python -m attn_rl.{os.path.splitext(os.path.basename(program))[0]}"
+  return " ".join([program, *map(shlex.quote, argv[1:])])
+
+
 def provenance() -> dict:
   """Where and with what a result was produced (goes into results.json).
 
@@ -76,6 +88,7 @@ def provenance() -> dict:
   """
   status = _git("status", "--porcelain", "--untracked-files=no")
   return {
+      "command": command_line(),
       "git_commit": _git("rev-parse", "HEAD"),
       "git_dirty": None if status is None else bool(status),
       "date": time.strftime("%Y-%m-%d %H:%M:%S"),

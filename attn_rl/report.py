@@ -71,8 +71,10 @@ def collect_run(run_dir: str) -> dict | None:
       "run": name,
       "config": match["config"],
       "seed": int(match["seed"]),
-      "command": (f"python -m attn_rl.main --config=configs/{match['config']}.py "
-                  f"--config.seed={int(match['seed'])} --workdir=runs/{name}"),
+      # Runs record their command line; older ones ran their config file's default variant.
+      "command": results.get("command") or (
+          f"python -m attn_rl.main --config=configs/{match['config']}.py "
+          f"--config.seed={int(match['seed'])} --workdir=runs/{name}"),
       "git_commit": results.get("git_commit"),
       "git_dirty": results.get("git_dirty"),
       "started": results.get("date"),
