@@ -9,7 +9,8 @@ Then it reads every `results/<config>_s<seed>/` run directory and writes:
                              and the test errors of the validation-selected checkpoint
   results/<run>/curves.png   validation error (M=eval rollouts and M=1) and training loss
   results/summary.json       per config: seeds, mean and standard deviation of test error
-  README.md                  the table between the `results-table` markers
+  README.md                  RAM's table between the `results-table` markers and the
+                             top-down ablation's between the `ablation-table` markers
 Nothing here chooses or edits a number: the table is a function of the run files.
 """
 
@@ -31,6 +32,7 @@ _COLLECT = flags.DEFINE_list("collect", [], "Finished workdirs to copy into --re
 _PLOTS = flags.DEFINE_bool("plots", True, "Write curves.png per run (needs matplotlib).")
 
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
+ABLATION_BEGIN, ABLATION_END = "<!-- ablation-table:begin -->", "<!-- ablation-table:end -->"
 
 # config -> (task, the paper's test error in %, source). Mnih et al. 2014, Tables 1 and 2.
 PAPER = {
@@ -39,6 +41,21 @@ PAPER = {
     "ram_clutter": ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales", 4.04, "Table 2a"),
     "ram_clutter100": ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales", 10.83,
                        "Table 2b (arXiv)"),
+}
+
+# Top-down ablation arm (top-down, entropy, context switched on) -> its name, in the paper's
+# order.
+ARMS = {
+    (False, False, False): "RAM (conv glimpse network)",
+    (True, False, False): "+ top-down",
+    (True, True, False): "+ top-down + entropy",
+    (True, True, True): "+ top-down + entropy + context (full)",
+}
+# (arm, glimpses) -> the paper's test error in %: Chen et al. 2021, 100x100 cluttered MNIST.
+ABLATION_PAPER = {
+    (ARMS[False, False, False], 6): 29.8, (ARMS[True, False, False], 6): 26.3,
+    (ARMS[True, True, False], 6): 23.6, (ARMS[True, True, True], 6): 20.3,
+    (ARMS[False, False, False], 8): 24.7, (ARMS[True, True, True], 8): 17.3,
 }
 
 _RUN = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
@@ -114,9 +131,10 @@ def plot_run(record: dict, path: str) -> None:
   if record["validation_curve"] and "error_m1" in record["validation_curve"][0]:
     ax1.plot(steps, [100 * r["error_m1"] for r in record["validation_curve"]], label="M=1")
   ax1.axvline(record["selected_step"], color="gray", lw=0.8, ls=":", label="selected")
-  paper = PAPER.get(record["config"])
+  paper = (PAPER[record["config"]][1] if record["config"] in PAPER
+           else _ablation_fields(record["config_values"]).get("paper_error"))
   if paper:
-    ax1.axhline(paper[1], color="k", lw=0.8, ls="--", label="paper (test)")
+    ax1.axhline(paper, color="k", lw=0.8, ls="--", label="paper (test)")
   ax1.set(xlabel="step", ylabel="validation error (%)", yscale="log", title=record["run"])
   ax1.legend(fontsize=7)
   train = record["train_loss_curve"]
@@ -136,10 +154,14 @@ def summarize(records: list[dict]) -> list[dict]:
     errs = [100 * r["test"]["error"] for r in runs]
     errs1 = [100 * r["test"]["error_m1"] for r in runs if "error_m1" in r["test"]]
     walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
+    values = runs[0]["config_values"]
+    ablation = _ablation_fields(values)
     rows.append({
         "config": config,
+        "method": values.get("method", "ram"),
+        **ablation,
         "task": PAPER.get(config, (config,))[0],
-        "paper_error": PAPER[config][1] if config in PAPER else None,
+        "paper_error": PAPER[config][1] if config in PAPER else ablation.get("paper_error"),
         "seeds": [r["seed"] for r in runs],
         "runs": [r["run"] for r in runs],
         "test_error_mean": statistics.mean(errs),
@@ -147,6 +169,9 @@ def summarize(records: list[dict]) -> list[dict]:
         "test_error_each": errs,
         "test_error_m1_mean": statistics.mean(errs1) if errs1 else None,
         "eval_rollouts": runs[0]["eval_rollouts"],
+        "test_error_context_mean": _mean_of(runs, "error_context"),
+        "num_steps": values.get("train", {}).get("num_steps"),
+        "commands": [r["command"] for r in runs],
         "wall_minutes_median": statistics.median(walls) / 60 if walls else None,
         "hardware": runs[0]["hardware"].get("devices") or "see RUN.md",
         "dates": sorted({(r["started"] or "")[:10] for r in runs} - {""}),
@@ -155,17 +180,45 @@ def summarize(records: list[dict]) -> list[dict]:
   return rows
 
 
+def _mean_of(runs: list[dict], key: str) -> float | None:
+  values = [100 * r["test"][key] for r in runs if key in r["test"]]
+  return statistics.mean(values) if values else None
+
+
+def _ablation_fields(values: dict) -> dict:
+  """A top-down run's arm and glimpse count, read from its config (not from its name)."""
+  if values.get("method") != "topdown":
+    return {}
+  pieces = (values["topdown"]["enabled"], values["bottomup"]["entropy"],
+            values["bottomup"]["context"])
+  arm = ARMS.get(tuple(map(bool, pieces)), "other (top-down, entropy, context = {}, {}, {})"
+                 .format(*pieces))
+  glimpses = values["model"]["num_glimpses"]
+  return {"arm": arm, "glimpses": glimpses, "paper_error": ABLATION_PAPER.get((arm, glimpses))}
+
+
+def _error_text(r: dict) -> str:
+  err = f"{r['test_error_mean']:.2f}%"
+  if r["test_error_std"] is not None:
+    err += f" ± {r['test_error_std']:.2f}"
+  if len(r["test_error_each"]) > 1:
+    err += " (" + ", ".join(f"{e:.2f}" for e in r["test_error_each"]) + ")"
+  return err
+
+
+def _percent(x: float | None) -> str:
+  return "" if x is None else f"{x:.2f}%"
+
+
 def table(rows: list[dict]) -> str:
   lines = ["| task | config | seeds | test error | M=1 | paper | wall (median) | runs |",
            "|---|---|---|---|---|---|---|---|"]
   for r in rows:
-    err = f"{r['test_error_mean']:.2f}%"
-    if r["test_error_std"] is not None:
-      err += f" ± {r['test_error_std']:.2f}"
-    if len(r["test_error_each"]) > 1:
-      err += " (" + ", ".join(f"{e:.2f}" for e in r["test_error_each"]) + ")"
-    m1 = "" if r["test_error_m1_mean"] is None else f"{r['test_error_m1_mean']:.2f}%"
-    paper = "" if r["paper_error"] is None else f"{r['paper_error']:.2f}%"
+    if r["method"] != "ram":
+      continue
+    err = _error_text(r)
+    m1 = _percent(r["test_error_m1_mean"])
+    paper = _percent(r["paper_error"])
     wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
     runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
     lines.append(f"| {r['task']} | `configs/{r['config']}.py` | {len(r['seeds'])} | "
@@ -173,15 +226,39 @@ def table(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
-def update_readme(path: str, text: str) -> None:
+def ablation_table(rows: list[dict]) -> str:
+  """The top-down ablation: one row per (glimpses, arm), plus our RAM on 100x100 for scale."""
+  lines = ["| glimpses | arm | seeds | steps | test error | M=1 | context head Z | paper | "
+           "wall (median) | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
+  order = list(ARMS.values())
+  ablation = sorted((r for r in rows if r["method"] == "topdown" and "arm" in r),
+                    key=lambda r: (r["glimpses"], order.index(r["arm"]) if r["arm"] in order
+                                   else len(order)))
+  for r in ablation + [r for r in rows if r["config"] == "ram_clutter100"]:
+    arm, paper = r.get("arm"), r["paper_error"]
+    if arm is None:
+      # Chen et al. did not run this model: their "paper" column does not apply.
+      arm, paper = (f"our RAM from the RAM table (`configs/{r['config']}.py`, MLP glimpse "
+                    f"network; Mnih et al.: {r['paper_error']:.2f}%)"), None
+    glimpses = r.get("glimpses", 8)
+    wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
+    runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+    lines.append(f"| {glimpses} | {arm} | {len(r['seeds'])} | {r['num_steps'] or ''} | "
+                 f"{_error_text(r)} (M={r['eval_rollouts']}) | {_percent(r['test_error_m1_mean'])}"
+                 f" | {_percent(r.get('test_error_context_mean'))} | {_percent(paper)} "
+                 f"| {wall} | {runs} |")
+  return "\n".join(lines)
+
+
+def update_readme(path: str, text: str, begin: str = BEGIN, end: str = END) -> None:
   with open(path) as f:
     readme = f.read()
-  if BEGIN not in readme or END not in readme:
-    raise ValueError(f"{path} has no {BEGIN} ... {END} markers to put the table between.")
-  head, rest = readme.split(BEGIN, 1)
-  _, tail = rest.split(END, 1)
+  if begin not in readme or end not in readme:
+    raise ValueError(f"{path} has no {begin} ... {end} markers to put the table between.")
+  head, rest = readme.split(begin, 1)
+  _, tail = rest.split(end, 1)
   with open(path, "w") as f:
-    f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    f.write(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def collect_workdir(workdir: str, results_dir: str) -> str:
@@ -221,6 +298,11 @@ def main(argv):
   print(text)
   if _README.value:
     update_readme(_README.value, text)
+  if any(r["method"] == "topdown" for r in rows):
+    text = ablation_table(rows)
+    print(text)
+    if _README.value:
+      update_readme(_README.value, text, ABLATION_BEGIN, ABLATION_END)
 
 
 if __name__ == "__main__":

@@ -5,18 +5,19 @@ import os
 
 import pytest
 
-from attn_rl import report
+from attn_rl import loop, report
 
 
-def _fake_run(root, name, error, error_m1, seed_curve):
+def _fake_run(root, name, error, error_m1, seed_curve, config=None, **results):
   d = os.path.join(root, name)
   os.makedirs(d)
   with open(os.path.join(d, "results.json"), "w") as f:
     json.dump({"finished": True, "step": 30, "error": error, "error_m1": error_m1, "nll": 0.1,
                "selected_step": 20, "val_error": 0.05, "eval_rollouts": 8, "git_commit": "abc1234",
-               "date": "2026-11-21 10:00:00", "train_seconds": 600.0, "devices": "1 x cpu"}, f)
+               "date": "2026-11-21 10:00:00", "train_seconds": 600.0, "devices": "1 x cpu",
+               **results}, f)
   with open(os.path.join(d, "config.json"), "w") as f:
-    json.dump({"seed": 0}, f)
+    json.dump(config or {"seed": 0}, f)
   with open(os.path.join(d, "metrics.jsonl"), "w") as f:
     for step, err in seed_curve:
       f.write(json.dumps({"step": step, "train/loss/total": 1.0}) + "\n")
@@ -63,3 +64,42 @@ def test_collect_copies_outputs_not_checkpoints(tmp_path):
   assert os.listdir(os.path.join(dst, "pictures")) == ["test_step10_0.png"]
   with pytest.raises(FileNotFoundError, match="not finished"):
     report.collect_workdir(str(tmp_path), str(tmp_path / "results"))
+
+
+def _topdown_config(topdown, entropy, context, glimpses):
+  return {"method": "topdown", "seed": 0, "train": {"num_steps": 6000},
+          "model": {"num_glimpses": glimpses}, "topdown": {"enabled": topdown},
+          "bottomup": {"entropy": entropy, "context": context}}
+
+
+def test_ablation_table_reads_arms_from_configs(tmp_path):
+  command = "python -m attn_rl.main --config=configs/topdown_clutter100.py:full,glimpses6"
+  records = [
+      report.collect_run(_fake_run(
+          tmp_path, f"td_full_s{i}", e, 0.4, [(10, e)], _topdown_config(True, True, True, 6),
+          command=command, test={"error": e, "error_m1": 0.4, "error_context": 0.5}))
+      for i, e in enumerate((0.20, 0.30))]
+  records.append(report.collect_run(_fake_run(
+      tmp_path, "td_ram_s0", 0.35, 0.45, [(10, 0.35)], _topdown_config(False, False, False, 6))))
+  records.append(report.collect_run(_fake_run(tmp_path, "ram_clutter100_s0", 0.15, 0.27,
+                                              [(10, 0.15)])))
+  assert records[0]["command"] == command
+  assert records[2]["command"].startswith("python -m attn_rl.main --config=configs/td_ram.py")
+  rows = report.summarize(records)
+  text = report.ablation_table(rows)
+  lines = text.splitlines()[2:]
+  # The arm comes from the config: RAM first, then the full model, then our RAM for scale.
+  assert lines[0].startswith("| 6 | RAM (conv glimpse network) | 1 | 6000 | 35.00% (M=8)")
+  assert "| 29.80% |" in lines[0]
+  assert lines[1].startswith("| 6 | + top-down + entropy + context (full) | 2 | 6000 | "
+                             "25.00% ± 7.07 (20.00, 30.00) (M=8) | 40.00% | 50.00% | 20.30% |")
+  assert "our RAM from the RAM table (`configs/ram_clutter100.py`" in lines[2]
+  assert "| 10.83% |" not in lines[2]  # Not in the column of Chen et al.'s figures.
+  # The RAM table leaves the top-down runs out.
+  assert "td_full" not in report.table(rows) and "ram_clutter100_s0" in report.table(rows)
+
+
+def test_command_line():
+  assert loop.command_line(["/repo/attn_rl/main.py", "--config=configs/x.py:a,b", "--w=a b"]) == (
+      "python -m attn_rl.main --config=configs/x.py:a,b '--w=a b'")
+  assert loop.command_line(["/usr/bin/pytest", "-q"]) == "/usr/bin/pytest -q"
