@@ -21,6 +21,7 @@ import sys
 import time
 
 import jax
+import ml_collections
 import numpy as np
 from absl import logging
 from etils import epath
@@ -318,3 +319,28 @@ def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, p
       "eval_rollouts": config.eval.get("num_rollouts"),
       "num_test": num_test,
   }
+
+
+def load_trained(workdir: str):
+  """(config, method, model, state, meta) of a workdir's validation-selected checkpoint (its
+  best/ directory), else its latest one; on one device."""
+  path = epath.Path(workdir) / "config.json"
+  if not path.exists():
+    raise FileNotFoundError(f"{path} not found: --workdir must be a directory attn_rl.main wrote.")
+  config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  with config.unlocked():
+    config.mesh.data = 1
+  method = methods.get(config.method)
+  model = method.make_model(config)
+  mesh = parallel.make_mesh(config.mesh)
+  shape = pipeline.image_shape(config.data)
+  abstract = jax.eval_shape(
+      lambda k: method.init_state(config, model, k, shape), jax.random.key(0))
+  for sub in ("best", "checkpoints"):
+    ckpt = checkpointing.Checkpointer(os.path.join(workdir, sub), max_to_keep=2, async_save=False)
+    if ckpt.latest_step() is not None:
+      break
+  else:
+    raise FileNotFoundError(f"No checkpoint in {workdir}/best or {workdir}/checkpoints.")
+  state, meta = ckpt.restore(checkpointing.abstract_like(abstract, parallel.replicated(mesh)))
+  return config, method, model, state, meta

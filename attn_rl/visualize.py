@@ -9,15 +9,13 @@ whole path and an animated GIF, glimpse by glimpse, with every scale's box.
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
-import ml_collections
 import numpy as np
 from absl import app, flags
 
-from attn_rl import checkpointing, methods, parallel, viz
+from attn_rl import loop, viz
 from attn_rl.data import pipeline, sources
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
@@ -29,27 +27,7 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the drawn locations.")
 def main(argv):
   del argv
   workdir = _WORKDIR.value
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: --workdir must be a directory attn_rl.main wrote.")
-  with open(path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  with config.unlocked():
-    config.mesh.data = 1
-  method = methods.get(config.method)
-  model = method.make_model(config)
-  mesh = parallel.make_mesh(config.mesh)
-  shape = (config.data.canvas_size,) * 2
-  abstract = jax.eval_shape(
-      lambda k: method.init_state(config, model, k, shape), jax.random.key(0))
-  ckpt = None
-  for sub in ("best", "checkpoints"):
-    ckpt = checkpointing.Checkpointer(os.path.join(workdir, sub), max_to_keep=2, async_save=False)
-    if ckpt.latest_step() is not None:
-      break
-  else:
-    raise FileNotFoundError(f"No checkpoint in {workdir}/best or {workdir}/checkpoints.")
-  state, meta = ckpt.restore(checkpointing.abstract_like(abstract, parallel.replicated(mesh)))
+  config, method, model, state, meta = loop.load_trained(workdir)
   digits = sources.load_digits(config.data, "test")
   n = min(_NUM.value, len(digits))
   images = pipeline.canvas_fn(config.data, digits, "test", pipeline.EVAL_SEED)(np.arange(n), 0)

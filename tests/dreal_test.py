@@ -12,7 +12,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from attn_rl import checkpointing, config_lib, loop, methods, parallel, rewards
+from attn_rl import analyze_dreal, checkpointing, config_lib, loop, methods, parallel, rewards
 from attn_rl.models import attention, resnet
 from attn_rl.steps import dreal as dreal_steps
 
@@ -350,6 +350,45 @@ def test_quicktest_trains_checkpoints_and_draws(kind, tmp_path):
   assert glob.glob(os.path.join(workdir, "pictures", "validation_*.png"))
   ckpt = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=2)
   assert ckpt.latest_step() == 6
+  # The analysis restores the validation-selected checkpoint and reads validation canvases.
+  config, _, model, state, meta = loop.load_trained(workdir)
+  assert meta["step"] == results["selected_step"]
+  batches = analyze_dreal.validation_batches(config, 40)
+  assert [x.shape[0] for x, _ in batches] == [16, 16]
+  gates = analyze_dreal.channel_gates(model, state, batches)
+  assert len(gates) == len(model.stage_of_block())
+  assert all(g.shape[0] == 32 and ((g > 0) & (g < 1)).all() for g in gates)
+
+
+@pytest.mark.parametrize("kind", ["se", "cbam"])
+def test_analysis_q_and_reward_are_the_training_step_s(kind):
+  """Restricted to the maps the step draws, the analysis's Q and R average to its metrics."""
+  config, model, state, batch = make(kind)
+  overrides = dreal_steps.choose_overrides(model, jax.random.key(3))
+  q, r = analyze_dreal.make_q_and_reward(model, config.dreal)(state, batch["image"],
+                                                              batch["label"])
+  assert q.shape == r.shape == (len(model.stage_of_block()) * model.maps_per_block, 8)
+  _, (metrics, _, _) = dreal_steps.loss_terms(
+      model, config.dreal, state.backbone.params, state.actor.params, state.critic.params,
+      state.batch_stats.params, batch["image"], batch["label"], overrides)
+  np.testing.assert_allclose(r[overrides].mean(), metrics["reward/mean"], atol=1e-5)
+  np.testing.assert_allclose(q[overrides].mean(), metrics["q/substituted"], atol=1e-6)
+
+
+def test_analysis_statistics_by_hand():
+  gates = [np.array([[0.2, 0.8], [0.4, 0.6]])]
+  (row,) = analyze_dreal.gate_stats(gates)
+  assert row["channels"] == 2 and row["mean_gate"] == pytest.approx(0.5)
+  # Channel medians 0.3 and 0.7: their spread is 0.2; each channel's spread over images 0.1.
+  assert row["std_across_channels_of_median"] == pytest.approx(0.2)
+  assert row["mean_std_across_images"] == pytest.approx(0.1)
+  q = np.array([[0.1, 0.3, 0.5], [0.0, 0.0, 0.0]])
+  r = np.array([[0.2, 0.4, 0.6], [1.0, -1.0, 0.0]])
+  rows = analyze_dreal.q_reward_stats(q, r, maps_per_block=2)
+  assert rows[0]["pearson_r"] == pytest.approx(1.0) and rows[0]["mean_abs_error"] == (
+      pytest.approx(0.1))
+  assert rows[1]["block"] == 0 and rows[1]["pearson_r"] is None  # Q constant: no correlation.
+  assert rows[1]["mean_reward"] == pytest.approx(0.0)
 
 
 def test_config_variants():
