@@ -9,8 +9,9 @@ Then it reads every `results/<config>_s<seed>/` run directory and writes:
                              and the test errors of the validation-selected checkpoint
   results/<run>/curves.png   validation error (M=eval rollouts and M=1) and training loss
   results/summary.json       per config: seeds, mean and standard deviation of test error
-  README.md                  RAM's table between the `results-table` markers and the
-                             top-down ablation's between the `ablation-table` markers
+  README.md                  RAM's table between the `results-table` markers, the
+                             top-down ablation's between `ablation-table` and DREAL's
+                             (vanilla against critics) between `dreal-table`
 Nothing here chooses or edits a number: the table is a function of the run files.
 """
 
@@ -33,6 +34,7 @@ _PLOTS = flags.DEFINE_bool("plots", True, "Write curves.png per run (needs matpl
 
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 ABLATION_BEGIN, ABLATION_END = "<!-- ablation-table:begin -->", "<!-- ablation-table:end -->"
+DREAL_BEGIN, DREAL_END = "<!-- dreal-table:begin -->", "<!-- dreal-table:end -->"
 
 # config -> (task, the paper's test error in %, source). Mnih et al. 2014, Tables 1 and 2.
 PAPER = {
@@ -127,7 +129,8 @@ def plot_run(record: dict, path: str) -> None:
   fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
   steps = [r["step"] for r in record["validation_curve"]]
   m = record["eval_rollouts"]
-  ax1.plot(steps, [100 * r["error"] for r in record["validation_curve"]], label=f"M={m}")
+  ax1.plot(steps, [100 * r["error"] for r in record["validation_curve"]],
+           label=f"M={m}" if m else "validation")
   if record["validation_curve"] and "error_m1" in record["validation_curve"][0]:
     ax1.plot(steps, [100 * r["error_m1"] for r in record["validation_curve"]], label="M=1")
   ax1.axvline(record["selected_step"], color="gray", lw=0.8, ls=":", label="selected")
@@ -156,6 +159,9 @@ def summarize(records: list[dict]) -> list[dict]:
     walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
     values = runs[0]["config_values"]
     ablation = _ablation_fields(values)
+    if values.get("method") == "dreal":
+      ablation = {"attention": values["model"]["attention"],
+                  "critics": bool(values["dreal"]["critics"])}
     rows.append({
         "config": config,
         "method": values.get("method", "ram"),
@@ -250,6 +256,21 @@ def ablation_table(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
+def dreal_table(rows: list[dict]) -> str:
+  """DREAL runs: each attention module without and with critics, same budget."""
+  lines = ["| attention | critics | seeds | steps | test error | wall (median) | runs |",
+           "|---|---|---|---|---|---|---|"]
+  dreal = sorted((r for r in rows if r["method"] == "dreal"),
+                 key=lambda r: (r["attention"], r["num_steps"] or 0, r["critics"]))
+  for r in dreal:
+    wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
+    runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+    lines.append(f"| {r['attention'].upper()} | {'yes' if r['critics'] else 'no (vanilla)'} | "
+                 f"{len(r['seeds'])} | {r['num_steps'] or ''} | {_error_text(r)} | {wall} | "
+                 f"{runs} |")
+  return "\n".join(lines)
+
+
 def update_readme(path: str, text: str, begin: str = BEGIN, end: str = END) -> None:
   with open(path) as f:
     readme = f.read()
@@ -303,6 +324,11 @@ def main(argv):
     print(text)
     if _README.value:
       update_readme(_README.value, text, ABLATION_BEGIN, ABLATION_END)
+  if any(r["method"] == "dreal" for r in rows):
+    text = dreal_table(rows)
+    print(text)
+    if _README.value:
+      update_readme(_README.value, text, DREAL_BEGIN, DREAL_END)
 
 
 if __name__ == "__main__":

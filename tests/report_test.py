@@ -103,3 +103,19 @@ def test_command_line():
   assert loop.command_line(["/repo/attn_rl/main.py", "--config=configs/x.py:a,b", "--w=a b"]) == (
       "python -m attn_rl.main --config=configs/x.py:a,b '--w=a b'")
   assert loop.command_line(["/usr/bin/pytest", "-q"]) == "/usr/bin/pytest -q"
+
+
+def test_dreal_table_pairs_vanilla_and_critics(tmp_path):
+  def config(attention, critics):
+    return {"method": "dreal", "seed": 0, "train": {"num_steps": 2000},
+            "model": {"attention": attention}, "dreal": {"critics": critics}}
+
+  runs = (("d_se_s0", 0.05, "se", True), ("d_se_van_s0", 0.06, "se", False),
+          ("d_cbam_s0", 0.04, "cbam", True))
+  records = [report.collect_run(_fake_run(tmp_path, name, e, e, [(10, e)], config(a, c)))
+             for name, e, a, c in runs]
+  lines = report.dreal_table(report.summarize(records)).splitlines()[2:]
+  assert [line.split(" | ")[:2] for line in lines] == [
+      ["| CBAM", "yes"], ["| SE", "no (vanilla)"], ["| SE", "yes"]]
+  assert "| 2000 | 6.00% |" in lines[1]
+  assert "d_se" not in report.table(report.summarize(records))
