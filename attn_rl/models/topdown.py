@@ -183,9 +183,9 @@ class TopDownModel:
     # 'patch' or 'table' glimpse sensor (equal glimpses; see models/glimpse.py).
     self.sensor = m.sensor
     # lax.scan's unroll. With the conv glimpse network the whole episode is unrolled: on the
-    # CPU backend the backward pass of convolutions inside a rolled loop ran 6x slower than
-    # unrolled (885 vs 138 ms for 6 glimpses at batch 128), while the MLP networks run best
-    # rolled (measured for RAM in attn_rl/bench.py).
+    # CPU backend the backward pass of convolutions inside a rolled loop ran 6.4x slower than
+    # unrolled (885 vs 138 ms for 6 glimpses at batch 128), while RAM's MLP step runs faster
+    # rolled (README, "Throughput").
     self.scan_unroll = m.glimpse_net == "conv" or 1
     self.loc_std = m.loc_std
     self.levels, self.grid = td.levels, td.grid
