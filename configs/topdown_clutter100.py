@@ -21,7 +21,9 @@ Ablation (README "Results"; seeds via --config.seed), the paper's 6-glimpse arms
 Drop `short` for the full budget (40,000 steps, channels 32/64/64: about 2 h per run on the
 2-core CPU at 738 img/s).
 Quick check (seconds): --config=configs/topdown_clutter100.py:full,quicktest
-Expected: not yet measured; see README "Results" once the lead has run it.
+Measured (README "Top-down + bottom-up", `short`, 6 glimpses, 2 seeds, M=8 test error): RAM
+34.40%, + top-down 24.11%, + entropy 25.09%, full 19.49% (paper: 29.8, 26.3, 23.6, 20.3); 13 to
+28 min per run on the 2-core CPU.
 """
 
 from attn_rl import config_lib
