@@ -135,7 +135,7 @@ def plot_run(record: dict, path: str) -> None:
     ax1.plot(steps, [100 * r["error_m1"] for r in record["validation_curve"]], label="M=1")
   ax1.axvline(record["selected_step"], color="gray", lw=0.8, ls=":", label="selected")
   paper = (PAPER[record["config"]][1] if record["config"] in PAPER
-           else _ablation_fields(record["config_values"]).get("paper_error"))
+           else _method_fields(record["config_values"]).get("paper_error"))
   if paper:
     ax1.axhline(paper, color="k", lw=0.8, ls="--", label="paper (test)")
   ax1.set(xlabel="step", ylabel="validation error (%)", yscale="log", title=record["run"])
@@ -151,17 +151,15 @@ def plot_run(record: dict, path: str) -> None:
 def summarize(records: list[dict]) -> list[dict]:
   """Per config: mean and sample standard deviation over seeds (in %)."""
   rows = []
-  for config in sorted({r["config"] for r in records}, key=lambda c: list(PAPER).index(c)
-                       if c in PAPER else len(PAPER)):
+  # The paper's configs in its order, then the others by name (not in set order, which
+  # changes with Python's hash seed).
+  for config in sorted({r["config"] for r in records}, key=lambda c: (
+      list(PAPER).index(c) if c in PAPER else len(PAPER), c)):
     runs = sorted((r for r in records if r["config"] == config), key=lambda r: r["seed"])
     errs = [100 * r["test"]["error"] for r in runs]
-    errs1 = [100 * r["test"]["error_m1"] for r in runs if "error_m1" in r["test"]]
     walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
     values = runs[0]["config_values"]
-    ablation = _ablation_fields(values)
-    if values.get("method") == "dreal":
-      ablation = {"attention": values["model"]["attention"],
-                  "critics": bool(values["dreal"]["critics"])}
+    ablation = _method_fields(values)
     rows.append({
         "config": config,
         "method": values.get("method", "ram"),
@@ -173,7 +171,7 @@ def summarize(records: list[dict]) -> list[dict]:
         "test_error_mean": statistics.mean(errs),
         "test_error_std": statistics.stdev(errs) if len(errs) > 1 else None,
         "test_error_each": errs,
-        "test_error_m1_mean": statistics.mean(errs1) if errs1 else None,
+        "test_error_m1_mean": _mean_of(runs, "error_m1"),
         "eval_rollouts": runs[0]["eval_rollouts"],
         "test_error_context_mean": _mean_of(runs, "error_context"),
         "num_steps": values.get("train", {}).get("num_steps"),
@@ -191,8 +189,11 @@ def _mean_of(runs: list[dict], key: str) -> float | None:
   return statistics.mean(values) if values else None
 
 
-def _ablation_fields(values: dict) -> dict:
-  """A top-down run's arm and glimpse count, read from its config (not from its name)."""
+def _method_fields(values: dict) -> dict:
+  """What tells a run apart within its method, read from its config (not from its name): a
+  top-down run's arm and glimpse count, a DREAL run's attention module and critics."""
+  if values.get("method") == "dreal":
+    return {"attention": values["model"]["attention"], "critics": bool(values["dreal"]["critics"])}
   if values.get("method") != "topdown":
     return {}
   pieces = (values["topdown"]["enabled"], values["bottomup"]["entropy"],
@@ -212,6 +213,14 @@ def _error_text(r: dict) -> str:
   return err
 
 
+def _wall_text(r: dict) -> str:
+  return "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
+
+
+def _run_links(r: dict) -> str:
+  return ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+
+
 def _percent(x: float | None) -> str:
   return "" if x is None else f"{x:.2f}%"
 
@@ -225,8 +234,7 @@ def table(rows: list[dict]) -> str:
     err = _error_text(r)
     m1 = _percent(r["test_error_m1_mean"])
     paper = _percent(r["paper_error"])
-    wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
-    runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+    wall, runs = _wall_text(r), _run_links(r)
     lines.append(f"| {r['task']} | `configs/{r['config']}.py` | {len(r['seeds'])} | "
                  f"{err} (M={r['eval_rollouts']}) | {m1} | {paper} | {wall} | {runs} |")
   return "\n".join(lines)
@@ -247,8 +255,7 @@ def ablation_table(rows: list[dict]) -> str:
       arm, paper = (f"our RAM from the RAM table (`configs/{r['config']}.py`, MLP glimpse "
                     f"network; Mnih et al.: {r['paper_error']:.2f}%)"), None
     glimpses = r.get("glimpses", 8)
-    wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
-    runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+    wall, runs = _wall_text(r), _run_links(r)
     lines.append(f"| {glimpses} | {arm} | {len(r['seeds'])} | {r['num_steps'] or ''} | "
                  f"{_error_text(r)} (M={r['eval_rollouts']}) | {_percent(r['test_error_m1_mean'])}"
                  f" | {_percent(r.get('test_error_context_mean'))} | {_percent(paper)} "
@@ -263,8 +270,7 @@ def dreal_table(rows: list[dict]) -> str:
   dreal = sorted((r for r in rows if r["method"] == "dreal"),
                  key=lambda r: (r["attention"], r["num_steps"] or 0, r["critics"]))
   for r in dreal:
-    wall = "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
-    runs = ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+    wall, runs = _wall_text(r), _run_links(r)
     lines.append(f"| {r['attention'].upper()} | {'yes' if r['critics'] else 'no (vanilla)'} | "
                  f"{len(r['seeds'])} | {r['num_steps'] or ''} | {_error_text(r)} | {wall} | "
                  f"{runs} |")
