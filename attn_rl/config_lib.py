@@ -236,6 +236,10 @@ def dreal_defaults() -> ml_collections.ConfigDict:
   # Substituted rollouts start at their stage's input (saved by the forward pass), not at the
   # image: same rewards, fewer FLOPs. False: one vmap of full forward passes.
   c.dreal.reuse_prefix = True
+  # Which maps of each stage's drawn block are substituted: 'block' (all of them, the paper's;
+  # CBAM's channel and spatial maps, two rollouts per stage) or 'map' (one, drawn uniformly;
+  # for CBAM half the rollouts, each critic trained every other step on average).
+  c.dreal.substitute = "block"
 
   # Backbone and actor optimizer (each its own instance): SGD with RAM's momentum 0.9.
   c.optim.name = "sgd"
@@ -277,6 +281,7 @@ def validate_dreal(c: ml_collections.ConfigDict) -> None:
   from attn_rl import rewards
   from attn_rl.data import images
   from attn_rl.models import attention, resnet
+  from attn_rl.steps import dreal as dreal_steps
 
   _one_of(c.data.source, ("tfds", "synthetic"), "data.source")
   _one_of(c.data.task, canvas.TASKS, "data.task")
@@ -286,6 +291,7 @@ def validate_dreal(c: ml_collections.ConfigDict) -> None:
   _one_of(c.model.block, ("basic", "bottleneck"), "model.block")
   _one_of(c.model.stem, ("cifar", "imagenet"), "model.stem")
   _one_of(c.dreal.reward_transform, rewards.TRANSFORMS, "dreal.reward_transform")
+  _one_of(c.dreal.substitute, dreal_steps.SUBSTITUTE, "dreal.substitute")
   _one_of(c.optim.schedule, ("constant", "cosine", "exponential", "piecewise"), "optim.schedule")
   if len(c.model.stage_sizes) != len(c.model.widths):
     raise ValueError(f"model.stage_sizes={c.model.stage_sizes} and model.widths="

@@ -2,7 +2,10 @@
 
 Variants (comma-separated, any order): the attention module `se` (default), `cbam` or `srm`;
 `vanilla` trains the same network with cross-entropy alone (no critics); `batchmean`
-substitutes the batch-mean map instead of the per-example mean; `quicktest` shrinks the run.
+substitutes the batch-mean map instead of the per-example mean; `onemap` substitutes one map
+of each drawn block (CBAM: channel or spatial, not both; `dreal.substitute='map'`); `short`
+is the budget that fits the issue's 18-run table on a 2-core CPU (half the widths, 1,000
+steps); `quicktest` shrinks the run to seconds.
 
 Run (one per variant, e.g. SE with and without critics):
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
@@ -14,7 +17,7 @@ Expected: not measured yet (the lead runs 3 seeds per variant); the reward uses 
 
 from attn_rl import config_lib
 
-FLAGS = ("vanilla", "batchmean", "quicktest")
+FLAGS = ("vanilla", "batchmean", "onemap", "short", "quicktest")
 
 
 def get_config(arg=None):
@@ -46,6 +49,8 @@ def get_config(arg=None):
   c.model.mean_mode = "batch" if "batchmean" in flags else "example"
   # With critics, unless the vanilla variant.
   c.dreal.critics = "vanilla" not in flags
+  # Every map of the drawn block (the paper's), or one map of it.
+  c.dreal.substitute = "map" if "onemap" in flags else "block"
   # SGD with momentum, cosine decay after a short warmup.
   c.optim.learning_rate = 0.1
   # Weight decay on kernels.
@@ -56,6 +61,19 @@ def get_config(arg=None):
   c.train.num_steps = 9000
   # Validate every this many steps.
   c.eval.every_steps = 1000
+  if "short" in flags:
+    # Half the widths: a quarter of the convolution FLOPs.
+    c.model.widths = [8, 16, 32]
+    # Stem channels of the half-width network.
+    c.model.stem_width = 8
+    # About 2.6 epochs of the 50,000 training digits.
+    c.train.num_steps = 1000
+    # Warmup of the short run.
+    c.optim.warmup_steps = 50
+    # Four validation points to select from.
+    c.eval.every_steps = 250
+    # Checkpoints as often as validation.
+    c.ckpt.every_steps = 250
   if "quicktest" in flags:
     config_lib.apply_quicktest(c)
     # A tiny network: two stages of two blocks, so one block per stage is drawn.

@@ -1,29 +1,63 @@
 #!/bin/bash
 # Issue 5's accuracy table: SE, CBAM and SRM, each vanilla and with critics, 3 seeds, on 60x60
-# cluttered MNIST at configs/dreal_clutter.py's budget (9,000 steps); then the Fig. 2 and
-# Q-vs-reward analysis of each seed-0 pair and the README tables.
+# cluttered MNIST; then the Fig. 2 and Q-vs-reward analysis of each seed-0 pair and the README
+# tables.
 #
-#   TFDS_DATA_DIR=/path/to/tensorflow_datasets bash launch/dreal_clutter_table.sh [RUNS_DIR]
+#   TFDS_DATA_DIR=/path/to/tensorflow_datasets bash launch/dreal_clutter_table.sh [RUNS_DIR] [BUDGET]
 #
-# 18 runs of 0.45-1.0 s per step on the 2-core CPU (about 1-2.5 h each): meant for a GPU. A
-# finished run is skipped; an interrupted one resumes where it stopped (rerun the script).
+# BUDGET: 'short' (default; the config's `short` variant, a half-width network and 1,000 steps:
+# the 18 runs take about 2 h on the 2-core CPU) or 'full' (the config's own 9,000 steps at full
+# width, 0.45-1.0 s per step on the CPU: meant for a GPU). Run names end in _short or _full.
+# A finished run is skipped; an interrupted one resumes where it stopped (rerun the script).
+# PARALLEL=2 runs two at a time, each pinned to one core (taskset); logs go to RUNS_DIR/*.log.
 set -euo pipefail
 runs=${1:-runs}
-for attention in se cbam srm; do
-  for seed in 0 1 2; do
+budget=${2:-short}
+parallel=${PARALLEL:-1}
+extra=$([ "$budget" = full ] || echo ",$budget")
+suffix=_$budget
+
+one_run() {  # attention arm seed [cpu]
+  local variant=$1$([ "$2" = vanilla ] && echo ",vanilla" || true)$extra
+  local name=dreal_clutter_$1_$2${suffix}_s$3
+  if [ -f "$runs/$name/results.json" ] && grep -q '"finished": true' "$runs/$name/results.json"; then
+    return
+  fi
+  local pin=()
+  [ -n "${4:-}" ] && pin=(taskset -c "$4")
+  "${pin[@]}" python -m attn_rl.main --config="configs/dreal_clutter.py:$variant" \
+    --config.seed="$3" --workdir="$runs/$name" > "$runs/$name.log" 2>&1
+}
+
+mkdir -p "$runs"
+jobs_list=()
+for seed in 0 1 2; do
+  for attention in se cbam srm; do
     for arm in vanilla critics; do
-      variant=$attention$([ "$arm" = vanilla ] && echo ",vanilla" || true)
-      name=dreal_clutter_${attention}_${arm}_s$seed
-      if [ -f "$runs/$name/results.json" ] && grep -q '"finished": true' "$runs/$name/results.json"; then
-        continue
-      fi
-      python -m attn_rl.main --config="configs/dreal_clutter.py:$variant" --config.seed=$seed \
-        --workdir="$runs/$name"
+      jobs_list+=("$attention $arm $seed")
     done
   done
-  python -m attn_rl.analyze_dreal --vanilla="$runs/dreal_clutter_${attention}_vanilla_s0" \
-    --reinforced="$runs/dreal_clutter_${attention}_critics_s0" \
-    --out="results/dreal_analysis/$attention"
 done
-collect=$(ls -d "$runs"/dreal_clutter_*_s[0-9] | paste -sd, -)
+# A queue the workers pop from (under flock), so a worker that finishes early takes the next run.
+queue="$runs/.dreal_table_queue"
+printf '%s\n' "${jobs_list[@]}" > "$queue"
+worker() {  # [cpu]
+  local job
+  while job=$(flock "$queue.lock" sh -c 'head -n1 "$0"; sed -i 1d "$0"' "$queue") && [ -n "$job" ]; do
+    # shellcheck disable=SC2086
+    one_run $job "${1:-}" || echo "failed: $job (see its log in $runs)" >&2
+  done
+}
+if [ "$parallel" -gt 1 ]; then
+  for ((w = 0; w < parallel; w++)); do worker "$w" & done
+  wait
+else
+  worker
+fi
+for attention in se cbam srm; do
+  python -m attn_rl.analyze_dreal --vanilla="$runs/dreal_clutter_${attention}_vanilla${suffix}_s0" \
+    --reinforced="$runs/dreal_clutter_${attention}_critics${suffix}_s0" \
+    --out="results/dreal_analysis/$attention$suffix"
+done
+collect=$(ls -d "$runs"/dreal_clutter_*${suffix}_s[0-9] | paste -sd, -)
 python -m attn_rl.report --collect="$collect"

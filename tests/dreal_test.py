@@ -216,6 +216,31 @@ def test_overrides_pick_one_block_per_stage_and_every_map_of_it():
   assert len(seen) == 4
 
 
+def test_onemap_overrides_pick_one_map_of_the_drawn_block_per_stage():
+  _, model, _, _ = make("cbam")
+  seen = set()
+  for i in range(40):
+    block = np.asarray(dreal_steps.choose_overrides(model, jax.random.key(i)))
+    o = np.asarray(dreal_steps.choose_overrides(model, jax.random.key(i), "map"))
+    assert o.shape == (2,)
+    # The same blocks as 'block' draws from the same key; one of their two maps.
+    assert o[0] in block[:2] and o[1] in block[2:]
+    seen.update((int(o[0] % 2), int(o[1] % 2)))
+  assert seen == {0, 1}
+  with pytest.raises(ValueError, match="dreal.substitute"):
+    dreal_steps.choose_overrides(model, jax.random.key(0), "all")
+
+
+def test_onemap_step_trains_the_critics_on_half_the_rollouts():
+  config, model, state, batch = make("cbam")
+  with config.unlocked():
+    config.dreal.substitute = "map"
+  new, metrics = jax.jit(dreal_steps.make_train_step(config, model))(
+      state, batch, jax.random.key(0))
+  assert np.isfinite(float(metrics["loss/critic"]))
+  assert norm(jax.tree.map(jnp.subtract, new.critic.params, state.critic.params)) > 0
+
+
 def test_vmapped_rollout_equals_a_loop_of_single_forwards():
   _, model, state, batch = make("cbam")
   variables = {"params": {**state.backbone.params, **state.actor.params},

@@ -7,12 +7,14 @@ One jitted step updates three parameter groups, each with its own optimizer:
   critic phi    L_r = mean over the substituted maps of (Q_l - R_l)^2          (actor frozen)
 
 with R_l the mean-substitution reward of `attn_rl.rewards`. Each step the PRNG picks one
-block per stage (the same for the whole batch); every map of those blocks (CBAM: channel and
-spatial) is replaced by its mean in one `jax.vmap`ped rollout over the map indices, under
-`stop_gradient` (with `dreal.reuse_prefix`, one vmap per stage that starts from the stage's
-input saved by the unchanged forward pass, so earlier stages are not recomputed), with
-BatchNorm in training mode as in the unchanged forward pass (so only the substitution
-differs) and its statistics updates discarded.
+block per stage (the same for the whole batch); with `dreal.substitute='block'` every map of
+those blocks (CBAM: channel and spatial) is replaced by its mean, with 'map' one map of each
+drawn block, drawn uniformly (CBAM: half the rollouts; each critic then gets its reward every
+other step on average). The substitutions run in one `jax.vmap`ped rollout over the map
+indices, under `stop_gradient` (with `dreal.reuse_prefix`, one vmap per stage that starts
+from the stage's input saved by the unchanged forward pass, so earlier stages are not
+recomputed), with BatchNorm in training mode as in the unchanged forward pass (so only the
+substitution differs) and its statistics updates discarded.
 
 Gradient routing, with one `value_and_grad` over (W, theta, phi) of L_c + w_q L_q + L_r:
   * L_r reads the critic's inputs (maps and reduced features) through `stop_gradient`.
@@ -56,14 +58,27 @@ def init_variables(model: ResNet, key: jax.Array, image_shape: tuple[int, ...]) 
           "batch_stats": variables["batch_stats"]}
 
 
-def choose_overrides(model: ResNet, key: jax.Array) -> jax.Array:
-  """[S * maps_per_block] int32: every map index of one uniformly drawn block per stage."""
+SUBSTITUTE = ("block", "map")
+
+
+def choose_overrides(model: ResNet, key: jax.Array, substitute: str = "block") -> jax.Array:
+  """Map indices to substitute, grouped by stage, from one uniformly drawn block per stage.
+
+  substitute='block': every map of the block, [S * maps_per_block]; 'map': one of its maps,
+  drawn uniformly, [S]. (The two agree for SE and SRM, which have one map per block.)
+  """
+  if substitute not in SUBSTITUTE:
+    raise ValueError(f"dreal.substitute={substitute!r}: use one of {SUBSTITUTE}.")
   blocks, start = [], 0
   for s, size in enumerate(model.stage_sizes):
     blocks.append(start + jax.random.randint(jax.random.fold_in(key, s), (), 0, size))
     start += size
   m = model.maps_per_block
-  return (jnp.stack(blocks)[:, None] * m + jnp.arange(m)).reshape(-1).astype(jnp.int32)
+  first = jnp.stack(blocks)[:, None] * m
+  if substitute == "block":
+    return (first + jnp.arange(m)).reshape(-1).astype(jnp.int32)
+  which = jax.random.randint(jax.random.fold_in(key, len(blocks)), (len(blocks), 1), 0, m)
+  return (first + which).reshape(-1).astype(jnp.int32)
 
 
 def substituted_true_probs(model: ResNet, variables: dict, images, labels, overrides,
@@ -86,7 +101,7 @@ def rollouts_from_stage_inputs(model: ResNet, variables: dict, trace, labels, ov
   unchanged prefix: stage s's rollouts start from its first block's input in `trace` (the
   unchanged forward's), one vmap per stage. Same result, fewer FLOPs (earlier stages skipped).
   """
-  m = model.maps_per_block
+  m = overrides.shape[0] // len(model.stage_sizes)
   return jnp.concatenate([
       substituted_true_probs(model, variables, trace.block_inputs[start], labels,
                              overrides[s * m:(s + 1) * m], start_block=start)
@@ -182,7 +197,7 @@ def make_train_step(config, model: ResNet):
   def train_step(state: DREALState, batch, key):
     key = jax.random.fold_in(key, state.step)
     (block_key,) = jax.random.split(key, 1)
-    overrides = choose_overrides(model, block_key)
+    overrides = choose_overrides(model, block_key, d.substitute)
     (total, (terms, (metrics, new_stats, logits))), grads = grad_fn(
         state.backbone.params, state.actor.params, state.critic.params,
         state.batch_stats.params, batch["image"], batch["label"], overrides)
