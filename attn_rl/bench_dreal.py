@@ -6,7 +6,9 @@ For each attention module (SE, CBAM, SRM) on the configs/dreal_clutter.py networ
 time of one jitted train step with critics (forward, substituted rollouts, backward, three
 updates) and of the same network's vanilla step (cross-entropy only), compiled in the same
 process and timed after warm-up, alternating the two so that background load hits both alike.
-Batches are random uint8 canvases (device work does not depend on pixel values).
+Batches are random uint8 canvases (device work does not depend on pixel values). CBAM, with
+two maps per block, is timed twice: substituting both maps of each drawn block (the paper's,
+6 rollouts) and one of them (`dreal.substitute='map'`, 3 rollouts).
 
 Parameter counts of SE/CBAM/SRM-ResNet-50 (224x224x3, 1000 classes) with and without critics
 come from `jax.eval_shape` of the initialiser: nothing is computed.
@@ -27,7 +29,7 @@ import numpy as np
 from absl import app, flags
 
 from attn_rl import loop, methods
-from attn_rl.models import resnet
+from attn_rl.models import attention, resnet
 from attn_rl.steps import dreal as dreal_steps
 
 _OUT = flags.DEFINE_string("out", "benchmarks/dreal_overhead.json", "Output JSON path.")
@@ -38,12 +40,14 @@ _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs per variant; the media
 _CONFIG = flags.DEFINE_string("config", "dreal_clutter", "Config module in configs/.")
 
 
-def load(kind: str, critics: bool, batch: int) -> ml_collections.ConfigDict:
+def load(kind: str, critics: bool, batch: int, substitute: str = "block"
+         ) -> ml_collections.ConfigDict:
   c = importlib.import_module(f"configs.{_CONFIG.value}").get_config(kind)
   with c.unlocked():
     c.data.source = "synthetic"
     c.train.batch_size = batch
     c.dreal.critics = critics
+    c.dreal.substitute = substitute
   return c
 
 
@@ -57,9 +61,9 @@ def time_steps(step, state, batch, num_steps: int) -> float:
   return (time.perf_counter() - start) / num_steps
 
 
-def overhead_row(kind: str) -> dict:
+def overhead_row(kind: str, substitute: str = "block") -> dict:
   method = methods.get("dreal")
-  config = load(kind, True, _BATCH.value)
+  config = load(kind, True, _BATCH.value, substitute)
   model = method.make_model(config)
   size = config.data.canvas_size
   state = jax.jit(lambda k: method.init_state(config, model, k, (size, size)))(jax.random.key(0))
@@ -68,7 +72,8 @@ def overhead_row(kind: str) -> dict:
            "label": jnp.asarray(rng.integers(0, 10, _BATCH.value), jnp.int32)}
   steps = {}
   for name, critics in (("with_critics", True), ("vanilla", False)):
-    steps[name] = jax.jit(method.make_train_step(load(kind, critics, _BATCH.value), model))
+    steps[name] = jax.jit(method.make_train_step(
+        load(kind, critics, _BATCH.value, substitute), model))
     time_steps(steps[name], state, batch, 2)  # Compile and warm up.
   runs = {name: [] for name in steps}
   for _ in range(_REPEATS.value):
@@ -78,8 +83,9 @@ def overhead_row(kind: str) -> dict:
   return {
       "attention": kind, "config": f"{_CONFIG.value}:{kind}", "batch_size": _BATCH.value,
       "canvas": size, "stage_sizes": list(model.stage_sizes), "widths": list(model.widths),
-      "rollouts_per_step": len(model.stage_sizes) * model.maps_per_block,
-      "reuse_prefix": bool(config.dreal.reuse_prefix),
+      "rollouts_per_step": len(model.stage_sizes) * (
+          model.maps_per_block if substitute == "block" else 1),
+      "substitute": substitute, "reuse_prefix": bool(config.dreal.reuse_prefix),
       "step_seconds_with_critics": med["with_critics"], "step_seconds_vanilla": med["vanilla"],
       "ratio": med["with_critics"] / med["vanilla"],
       "runs_with_critics": runs["with_critics"], "runs_vanilla": runs["vanilla"],
@@ -108,9 +114,12 @@ def main(argv):
          "goal": "step_seconds_with_critics / step_seconds_vanilla <= 1.5",
          "overhead": [], "resnet50_params": [resnet50_counts(k) for k in ("se", "cbam", "srm")]}
   for kind in _KINDS.value:
-    row = overhead_row(kind)
-    print(json.dumps({k: v for k, v in row.items() if not k.startswith("runs")}))
-    out["overhead"].append(row)
+    # CBAM (two maps per block) also with dreal.substitute='map': one rollout per stage.
+    several = len(attention.MAP_KINDS[kind]) > 1
+    for substitute in dreal_steps.SUBSTITUTE if several else ("block",):
+      row = overhead_row(kind, substitute)
+      print(json.dumps({k: v for k, v in row.items() if not k.startswith("runs")}))
+      out["overhead"].append(row)
   for row in out["resnet50_params"]:
     print(json.dumps(row))
   out["load_average_at_end"] = os.getloadavg()
