@@ -16,8 +16,9 @@ Implementation. Two sensors give the same glimpses. `pad_images` + `glimpse_sens
 default, config `model.sensor='patch'`) zero-pads each uint8 image once per episode, cuts the
 largest patch per glimpse with one dynamic slice and derives the smaller scales by static
 centre crops and box sums (int32 for uint8 images, then one float scaling); its per-glimpse
-cost does not depend on the image size, and the per-episode padding moves bytes. `summed_area_table` +
-`read_glimpses` (`'table'`) builds integral images once per episode and reads (g + 1)^2 table
+cost does not depend on the image size, and the per-episode padding moves bytes.
+`summed_area_table` + `read_glimpses` (`'table'`) builds integral images once per episode and
+reads (g + 1)^2 table
 entries per scale, exact on uint8 (int32 table; float images get a float32 table, with an
 absolute error around 1e-7 times the image's total mass). On the 2-core CPU its per-episode
 prefix sums and scattered reads made it slower than 'patch' at every image size measured
