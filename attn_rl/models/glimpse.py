@@ -18,11 +18,11 @@ largest patch per glimpse with one dynamic slice and derives the smaller scales 
 centre crops and box sums (int32 for uint8 images, then one float scaling); its per-glimpse
 cost does not depend on the image size, and the per-episode padding moves bytes.
 `summed_area_table` + `read_glimpses` (`'table'`) builds integral images once per episode and
-reads (g + 1)^2 table
-entries per scale, exact on uint8 (int32 table; float images get a float32 table, with an
-absolute error around 1e-7 times the image's total mass). On the 2-core CPU its per-episode
-prefix sums and scattered reads made it slower than 'patch' at every image size measured
-(benchmarks/ram_image_size_cpu.json), so it is an option, not the default.
+reads (g + 1)^2 table entries per scale, exact on uint8 (int32 table; float images get a
+float32 table, with an absolute error around 1e-7 times the image's total mass). On the
+2-core CPU its per-episode prefix sums and scattered reads made it slower than 'patch' at
+every image size measured (benchmarks/ram_image_size_cpu.json), so it is an option, not the
+default.
 """
 
 from __future__ import annotations
