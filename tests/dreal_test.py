@@ -231,7 +231,7 @@ def test_onemap_overrides_pick_one_map_of_the_drawn_block_per_stage():
     dreal_steps.choose_overrides(model, jax.random.key(0), "all")
 
 
-def test_onemap_step_trains_the_critics_on_half_the_rollouts():
+def test_onemap_step_updates_the_critics():
   config, model, state, batch = make("cbam")
   with config.unlocked():
     config.dreal.substitute = "map"
