@@ -65,7 +65,8 @@ def get_config(arg=None):
   # Validate every this many steps.
   c.eval.every_steps = 1000
   if "short" in flags:
-    # Half the widths: a quarter of the convolution FLOPs.
+    # Half the widths: a quarter of the convolution FLOPs (reduction stays 4: SE and CBAM get
+    # 2 hidden units in the first stage).
     c.model.widths = [8, 16, 32]
     # Stem channels of the half-width network.
     c.model.stem_width = 8
