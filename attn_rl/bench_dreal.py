@@ -83,8 +83,8 @@ def overhead_row(kind: str, substitute: str = "block") -> dict:
   return {
       "attention": kind, "config": f"{_CONFIG.value}:{kind}", "batch_size": _BATCH.value,
       "canvas": size, "stage_sizes": list(model.stage_sizes), "widths": list(model.widths),
-      "rollouts_per_step": len(model.stage_sizes) * (
-          model.maps_per_block if substitute == "block" else 1),
+      "rollouts_per_step": len(dreal_steps.choose_overrides(model, jax.random.key(0),
+                                                           substitute)),
       "substitute": substitute, "reuse_prefix": bool(config.dreal.reuse_prefix),
       "step_seconds_with_critics": med["with_critics"], "step_seconds_vanilla": med["vanilla"],
       "ratio": med["with_critics"] / med["vanilla"],
