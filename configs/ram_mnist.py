@@ -6,9 +6,10 @@ Run:
 Quick check (seconds): --config=configs/ram_mnist.py:quicktest
 Expected: see README "Results" (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
-warm-up steps, then cosine decay to 1%) over 10,000 steps, location std 0.1, one rollout per
-training image (M=1), M=8 rollouts averaged at evaluation; model selected on validation. Seed 0:
-1.76% test error (M=1: 4.11%) in 3.5 min wall; paper 1.12%.
+warm-up steps, then cosine decay to 1%) over 50,000 steps, validated every 2,000, location std
+0.1, one rollout per training image (M=1), M=8 rollouts averaged at evaluation; model selected
+on validation. The results below are from the earlier 10,000-step recipe (validated every 1,000
+steps): Seed 0: 1.76% test error (M=1: 4.11%) in 3.5 min wall; paper 1.12%.
 """
 
 from attn_rl import config_lib
@@ -31,8 +32,11 @@ def get_config(arg=None):
   c.model.loc_std = 0.1
   # Global batch.
   c.train.batch_size = 128
-  # About 27 epochs of the 50,000 training images.
-  c.train.num_steps = 10000
+  # About 128 epochs of the 50,000 training images.
+  c.train.num_steps = 50000
+  # Validate (model selection) every 2,000 steps: one pass over the 10,000 validation
+  # images with 8 rollouts each, plus pictures, takes as long as several hundred steps.
+  c.eval.every_steps = 2000
   if variant == "quicktest":
     config_lib.apply_quicktest(c)
   c.lock()
