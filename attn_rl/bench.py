@@ -6,6 +6,8 @@
       --device_counts=1,2,4,8 --out=benchmarks/ram_scaling_cpu8.json   # images/s vs devices
   python -m attn_rl.bench --tasks=clutter60_8x12x3 --canvas_sizes=60,100,200 \
       --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json     # images/s vs image side
+  python -m attn_rl.bench --tasks=translated60_6x12x3,clutter100_8x12x4 --batch_sizes=128 \
+      --profile_steps=30 --out=benchmarks/ram_profile_cpu.json     # where the step's time goes
 
 For each task, batch size and glimpse sensor: median images/s of the jitted train step
 (forward, backward, three optimizer updates) over --repeats timed runs of --steps steps after
@@ -31,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from attn_rl import loop, methods, parallel
+from attn_rl import loop, methods, op_profile, parallel
 from attn_rl.data import pipeline, sources
 
 _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON path.")
@@ -41,6 +43,9 @@ _SENSORS = flags.DEFINE_list("sensors", None, "Glimpse sensors to compare (defau
 _DEVICES = flags.DEFINE_list("device_counts", ["-1"], "Mesh sizes (config.mesh.data; -1 = all).")
 _CANVASES = flags.DEFINE_list("canvas_sizes", [], "Override data.canvas_size (image-size sweep).")
 _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed run.")
+_PROFILE_STEPS = flags.DEFINE_integer(
+    "profile_steps", 0, "If > 0, trace this many steps of each variant after the timed runs and "
+    "add each row's 'profile': device time by model component and by pass (op_profile.py).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs; the median is reported.")
 
 # name -> (config module, overrides). The *_6g rows match the reference PyTorch port's setup.
@@ -131,6 +136,17 @@ class Variant:
     jax.block_until_ready(m)
     self.rates.append(steps * self.config.train.batch_size / (time.perf_counter() - t))
 
+  def profile(self, steps: int) -> dict:
+    """op_profile's breakdown of `steps` traced steps (not counted in the timed runs)."""
+    args = (self.state, self.device_batches[0], self.key)
+
+    def run():
+      for i in range(steps):
+        self.state, m = self.step(self.state, self.device_batches[i % 4], self.key)
+      jax.block_until_ready(m)
+
+    return op_profile.profile(self.step, args, run, steps)
+
   def run_pipeline(self, steps: int, repeat: int) -> None:
     t = time.perf_counter()
     n = sum(len(self.batches(repeat * steps + i)["label"]) for i in range(steps))
@@ -161,8 +177,10 @@ def main(argv):
       v.run(_STEPS.value)
     for *_, v in variants:
       v.run_pipeline(_STEPS.value, r)
+  profiles = [v.profile(_PROFILE_STEPS.value) if _PROFILE_STEPS.value else None
+              for *_, v in variants]
   rows = []
-  for name, module, overrides, sensor, v in variants:
+  for (name, module, overrides, sensor, v), prof in zip(variants, profiles, strict=True):
     c = v.config
     r = {
         "task": name, "config": module, "overrides": overrides, "sensor": sensor,
@@ -177,6 +195,10 @@ def main(argv):
         "flops_per_image": v.flops / c.train.batch_size,
     }
     r["fraction_of_matmul_peak"] = r["train_images_per_sec"] * r["flops_per_image"] / peak
+    if prof:
+      r["profile"] = prof
+      print(f"  {name}: op time by component", "  ".join(
+          f"{k} {100 * f:.0f}%" for k, f in prof["by_component"].items()), flush=True)
     rows.append(r)
     print(f"{name:22s} canvas {r['canvas']:3d} batch {r['batch_size']:5d} {sensor:6s} "
           f"{r['mesh_devices']} dev: "

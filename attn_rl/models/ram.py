@@ -157,8 +157,9 @@ class RAM:
     if images.ndim == 3:
       images = images[..., None]
     batch = images.shape[0]
-    sensor = glimpse_lib.make_sensor(
-        images, sensor=self.sensor, glimpse_size=self.glimpse_size, num_scales=self.num_scales)
+    with jax.named_scope("sensor"):  # Names the sensor's ops in profiles (attn_rl/op_profile.py).
+      sensor = glimpse_lib.make_sensor(
+          images, sensor=self.sensor, glimpse_size=self.glimpse_size, num_scales=self.num_scales)
     noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
     core = self.nets["core"]
 
@@ -172,7 +173,8 @@ class RAM:
       log_prob = distributions.gaussian_log_prob(loc, mean, self.loc_std)
       baseline = self._apply(params, "baseline", h_fixed)
       loc_in = jnp.clip(loc, -1.0, 1.0)
-      rho = sensor(loc_in)
+      with jax.named_scope("sensor"):
+        rho = sensor(loc_in)
       g = self._apply(params, "glimpse", rho, loc_in)
       core_state, h = core.apply({"params": params["core"]}, core_state, g)
       return (core_state, h), (loc, mean, log_prob, baseline)
