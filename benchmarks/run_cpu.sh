@@ -1,9 +1,13 @@
 #!/bin/bash
-# Every CPU benchmark JSON in this folder, in one go (about 10 minutes on 2 cores).
+# Every CPU benchmark JSON in this folder, in one go (about 20 minutes on 2 cores).
 # Run on an otherwise idle machine: the figures are absolute images/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m attn_rl.bench --batch_sizes=128,512 --out=benchmarks/ram_throughput_cpu.json
+python -m attn_rl.bench --batch_sizes=128,512 --repeats=7 --out=benchmarks/ram_throughput_cpu.json
+python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
+  --batch_sizes=32,64,128,256,512,1024 --out=benchmarks/ram_batch_size_cpu.json
+python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
+  --batch_sizes=128 --profile_steps=30 --out=benchmarks/ram_profile_cpu.json
 python -m attn_rl.bench --tasks=clutter60_8x12x3,clutter100_8x12x4 --canvas_sizes=60,100,200 \
   --batch_sizes=128 --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json
 XLA_FLAGS=--xla_force_host_platform_device_count=8 python -m attn_rl.bench \
