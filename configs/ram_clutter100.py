@@ -9,12 +9,13 @@ Run:
     python -m attn_rl.main --config=configs/ram_clutter100.py --workdir=runs/ram_clutter100
 Quick check (seconds): --config=configs/ram_clutter100.py:quicktest
 Expected: see README "Results" (measured runs, with their commands and hardware).
-Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
+Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-22): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 100,000 steps, validated every 2,000, location std
 0.1, one rollout per training image (M=1), M=8 rollouts averaged at evaluation; model selected
-on validation. The result below is from the earlier 40,000-step recipe (validated every 1,000
-steps; selected step 37,000): Seed 0: 15.01% test error (M=1: 27.13%) in 50 min wall on shared
-cores; paper 10.83%.
+on validation. Seed 0: 13.18% test error (M=1: 25.83%), selected at step 100,000 (validation
+14.04%), 81 min wall on one core (taskset), about 15 of them paused (SIGSTOP) while benchmarks
+ran; paper 10.83%. The earlier 40,000-step recipe (validated every 1,000 steps) gave 15.01%
+(M=1: 27.13%) in 50 min on shared cores.
 """
 
 from attn_rl import config_lib
