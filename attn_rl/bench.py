@@ -6,8 +6,8 @@
       --device_counts=1,2,4,8 --out=benchmarks/ram_scaling_cpu8.json   # images/s vs devices
   python -m attn_rl.bench --tasks=clutter60_8x12x3 --canvas_sizes=60,100,200 \
       --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json     # images/s vs image side
-  python -m attn_rl.bench --tasks=translated60_6x12x3,clutter100_8x12x4 --batch_sizes=128 \
-      --profile_steps=30 --out=benchmarks/ram_profile_cpu.json     # where the step's time goes
+  python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
+      --batch_sizes=128 --profile_steps=30 --out=benchmarks/ram_profile_cpu.json  # time by part
 
 For each task, batch size and glimpse sensor: median images/s of the jitted train step
 (forward, backward, three optimizer updates) over --repeats timed runs of --steps steps after
@@ -129,23 +129,21 @@ class Variant:
     jax.block_until_ready(m)
     self.rates, self.pipe_rates = [], []
 
-  def run(self, steps: int) -> None:
-    t = time.perf_counter()
+  def _advance(self, steps: int) -> None:
+    """Runs `steps` train steps and waits for the last."""
     for i in range(steps):
       self.state, m = self.step(self.state, self.device_batches[i % 4], self.key)
     jax.block_until_ready(m)
+
+  def run(self, steps: int) -> None:
+    t = time.perf_counter()
+    self._advance(steps)
     self.rates.append(steps * self.config.train.batch_size / (time.perf_counter() - t))
 
   def profile(self, steps: int) -> dict:
     """op_profile's breakdown of `steps` traced steps (not counted in the timed runs)."""
     args = (self.state, self.device_batches[0], self.key)
-
-    def run():
-      for i in range(steps):
-        self.state, m = self.step(self.state, self.device_batches[i % 4], self.key)
-      jax.block_until_ready(m)
-
-    return op_profile.profile(self.step, args, run, steps)
+    return op_profile.profile(self.step, args, lambda: self._advance(steps), steps)
 
   def run_pipeline(self, steps: int, repeat: int) -> None:
     t = time.perf_counter()
