@@ -97,8 +97,25 @@ def provenance() -> dict:
       "backend": jax.default_backend(),
       "devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}",
       "cpu_count": os.cpu_count(),
+      "cpu_model": cpu_model(),
       "machine": platform.platform(),
   }
+
+
+def cpu_model() -> str:
+  """The host CPU's model name (Linux /proc/cpuinfo), else platform.processor().
+
+  Recorded because CPU throughput and run times differ between machines of one kind (the
+  project's 2-core machines have been AMD EPYC and Intel Xeon with AVX-512).
+  """
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
 
 
 def summarize_eval_sums(sums: dict) -> dict:

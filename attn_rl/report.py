@@ -85,7 +85,8 @@ def collect_run(run_dir: str) -> dict | None:
   config = _read_json(os.path.join(run_dir, "config.json")) or {}
   test = results.get("test") or {k: results[k] for k in ("error", "error_m1", "nll")
                                   if k in results}
-  hardware = {k: results.get(k) for k in ("backend", "devices", "cpu_count", "machine", "jax")}
+  hardware = {k: results.get(k)
+              for k in ("backend", "devices", "cpu_count", "cpu_model", "machine", "jax")}
   return {
       "run": name,
       "config": match["config"],
@@ -177,11 +178,17 @@ def summarize(records: list[dict]) -> list[dict]:
         "num_steps": values.get("train", {}).get("num_steps"),
         "commands": [r["command"] for r in runs],
         "wall_minutes_median": statistics.median(walls) / 60 if walls else None,
-        "hardware": runs[0]["hardware"].get("devices") or "see RUN.md",
+        "hardware": sorted({_hardware_text(r["hardware"]) for r in runs}),
         "dates": sorted({(r["started"] or "")[:10] for r in runs} - {""}),
         "commits": sorted({(r["git_commit"] or "")[:7] for r in runs} - {""}),
     })
   return rows
+
+
+def _hardware_text(hardware: dict) -> str:
+  """'1 x cpu, <CPU model>' (runs recorded before cpu_model give the devices only)."""
+  parts = [hardware.get("devices"), hardware.get("cpu_model")]
+  return ", ".join(p for p in parts if p) or "see RUN.md"
 
 
 def _mean_of(runs: list[dict], key: str) -> float | None:

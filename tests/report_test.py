@@ -42,6 +42,7 @@ def test_summary_and_table(tmp_path):
   assert clutter["test_error_mean"] == pytest.approx(6.0)
   assert clutter["test_error_std"] == pytest.approx(1.0)
   assert clutter["test_error_m1_mean"] == pytest.approx(8.0)
+  assert clutter["hardware"] == ["1 x cpu"]  # Recorded before cpu_model: the devices only.
   text = report.table(rows)
   assert "6.00% ± 1.00 (5.00, 6.00, 7.00) (M=8)" in text and "| 4.04% |" in text
   readme = tmp_path / "README.md"
@@ -51,6 +52,14 @@ def test_summary_and_table(tmp_path):
   readme.write_text("no markers")
   with pytest.raises(ValueError, match="markers"):
     report.update_readme(str(readme), text)
+
+
+def test_hardware_names_each_cpu_model(tmp_path):
+  runs = [_fake_run(tmp_path, f"ram_mnist_s{i}", 0.02, 0.04, [(10, 0.03)], cpu_model=cpu)
+          for i, cpu in enumerate(("AMD EPYC 7B13", "Intel(R) Xeon(R) Processor", "AMD EPYC 7B13"))]
+  (row,) = report.summarize([report.collect_run(d) for d in runs])
+  assert row["hardware"] == ["1 x cpu, AMD EPYC 7B13", "1 x cpu, Intel(R) Xeon(R) Processor"]
+  assert loop.provenance()["cpu_model"]  # This machine's, never empty.
 
 
 def test_collect_copies_outputs_not_checkpoints(tmp_path):
