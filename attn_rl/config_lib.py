@@ -89,6 +89,8 @@ def ram_defaults() -> ml_collections.ConfigDict:
   c.optim.momentum = 0.9
   # Global-norm gradient clipping per component (0 disables).
   c.optim.grad_clip_norm = 5.0
+  # Learning rate of the location network (REINFORCE) as a multiple of the schedule above.
+  c.optim.location_lr_scale = 1.0
 
   c.train = ml_collections.ConfigDict()
   # Global batch size (images; each has rl.num_rollouts rollouts).
@@ -164,7 +166,7 @@ def validate_ram(c: ml_collections.ConfigDict) -> None:
   for key in ("model.num_glimpses", "model.glimpse_size", "model.num_scales",
               "model.core_hidden", "rl.num_rollouts", "eval.num_rollouts", "train.batch_size",
               "train.num_steps", "eval.batch_size", "eval.every_steps", "log.every_steps",
-              "ckpt.every_steps", "model.loc_std"):
+              "ckpt.every_steps", "model.loc_std", "optim.location_lr_scale"):
     group, name = key.split(".")
     _positive(c[group][name], key)
   if c.data.task == "plain" and c.data.canvas_size != 28:
@@ -241,6 +243,8 @@ def dreal_defaults() -> ml_collections.ConfigDict:
   # for CBAM half the rollouts, each critic trained every other step on average).
   c.dreal.substitute = "block"
 
+  # DREAL has no location policy.
+  del c.optim["location_lr_scale"]
   # Backbone and actor optimizer (each its own instance): SGD with RAM's momentum 0.9.
   c.optim.name = "sgd"
   # Peak learning rate of backbone and actor.

@@ -67,13 +67,17 @@ def make_schedule(optim_config, num_steps: int) -> optax.Schedule:
   )
 
 
-def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None
+def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None, lr_scale: float = 1.0
                    ) -> optax.GradientTransformation:
   """`optim.weight_decay` (absent or 0: none) adds L2 weight decay to the gradient before the
   optimizer, as torch.optim.SGD does, on the leaves where `weight_decay_mask` (a pytree of
-  bools or a function of the params) is true (all leaves if None)."""
+  bools or a function of the params) is true (all leaves if None). `lr_scale` multiplies the
+  whole learning-rate schedule (a component trained more slowly than the others)."""
   c = optim_config
   schedule = make_schedule(c, num_steps)
+  if lr_scale != 1.0:
+    base_schedule = schedule
+    schedule = lambda step: lr_scale * base_schedule(step)
   if c.name == "adam":
     opt = optax.adam(schedule)
   elif c.name == "sgd":
@@ -87,12 +91,20 @@ def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None
   return opt
 
 
+def location_lr_scale(optim_config, component: str) -> float:
+  """`optim.location_lr_scale` for the `location` component, 1 for every other."""
+  return optim_config.get("location_lr_scale", 1.0) if component == "location" else 1.0
+
+
 def create_ram_state(params: dict, optim_config, num_steps: int) -> RAMState:
-  """Splits {network: params} into the RAM components, each with a fresh optimizer."""
+  """Splits {network: params} into the RAM components, each with a fresh optimizer.
+
+  The location network's learning rate is `optim.location_lr_scale` times the others'.
+  """
   parts = {}
   for name, nets in RAM_GROUPS.items():
     parts[name] = train_state.TrainState.create(
         apply_fn=None, params={n: params[n] for n in nets},
-        tx=make_optimizer(optim_config, num_steps),
+        tx=make_optimizer(optim_config, num_steps, lr_scale=location_lr_scale(optim_config, name)),
     ).replace(step=jnp.zeros((), jnp.int32))  # An array, as after jit, not a Python int.
   return RAMState(**parts)

@@ -51,8 +51,9 @@ def create_topdown_state(params: dict, optim_config, num_steps: int) -> TopDownS
     return train_state.TrainState.create(apply_fn=None, params=p, tx=tx).replace(
         step=jnp.zeros((), jnp.int32))
 
-  parts = {name: fresh({n: params[n] for n in nets}, state_lib.make_optimizer(optim_config,
-                                                                               num_steps))
+  parts = {name: fresh({n: params[n] for n in nets}, state_lib.make_optimizer(
+                          optim_config, num_steps,
+                          lr_scale=state_lib.location_lr_scale(optim_config, name)))
            for name, nets in TOPDOWN_GROUPS.items()}
   parts["qnet_target"] = fresh({"qnet": params["qnet"]}, optax.identity())
   return TopDownState(**parts)

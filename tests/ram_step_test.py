@@ -108,3 +108,22 @@ def test_eval_step_counts_and_masks():
   out = jax.jit(ram_steps.make_eval_step(config, model))(state, batch, jax.random.key(0))
   assert float(out["count"]) == 5.0
   assert 0 <= float(out["correct"]) <= 5 and 0 <= float(out["correct_m1"]) <= 5
+
+
+def test_location_lr_scale_scales_only_the_location_update():
+  """Adam's first update is lr * g / (|g| + eps): scaling the location rate by 0.1 scales
+  that component's update by 0.1 and leaves the classifier's and baseline's unchanged."""
+  config, model, state, batch = make()
+  key = jax.random.key(0)
+  step = lambda c, s: jax.jit(ram_steps.make_train_step(c, model))(s, batch, key)[0]
+  full = step(config, state)
+  config.optim.location_lr_scale = 0.1
+  method = methods.get("ram")
+  slow = step(config, method.init_state(config, model, jax.random.key(0), (40, 40)))
+  delta = lambda new, name: jax.tree.map(
+      lambda a, b: a - b, getattr(new, name).params, getattr(state, name).params)
+  chex.assert_trees_all_close(delta(slow, "location"),
+                              jax.tree.map(lambda d: 0.1 * d, delta(full, "location")),
+                              rtol=1e-3, atol=2e-8)  # float32 rounding of params ~0.1.
+  for name in ("classifier", "baseline"):
+    chex.assert_trees_all_equal(getattr(slow, name).params, getattr(full, name).params)
