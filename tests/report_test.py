@@ -54,6 +54,16 @@ def test_summary_and_table(tmp_path):
     report.update_readme(str(readme), text)
 
 
+def test_config_variant_rows_name_the_variant(tmp_path):
+  records = [report.collect_run(_fake_run(tmp_path, name, e, 2 * e, [(10, e)]))
+             for name, e in (("ram_mnist_glimpses7_s0", 0.011), ("ram_mnist_s0", 0.012))]
+  lines = report.table(report.summarize(records)).splitlines()[2:]
+  assert lines[0].startswith("| 28x28 MNIST, 6 glimpses 8x8, 1 scale | `configs/ram_mnist.py` |")
+  assert lines[1].startswith(
+      "| 28x28 MNIST, 7 glimpses 8x8, 1 scale | `configs/ram_mnist.py:glimpses7` | 1 | 1.10%")
+  assert "| 1.07% |" in lines[1]
+
+
 def test_hardware_names_each_cpu_model(tmp_path):
   runs = [_fake_run(tmp_path, f"ram_mnist_s{i}", 0.02, 0.04, [(10, 0.03)], cpu_model=cpu)
           for i, cpu in enumerate(("AMD EPYC 7B13", "Intel(R) Xeon(R) Processor", "AMD EPYC 7B13"))]
