@@ -112,6 +112,7 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ("data.task", "rotated", "data.task='rotated' is not one of"),
     ("model.core", "gru", "model.core='gru'"),
     ("model.loc_std", 0.0, "model.loc_std=0.0 must be a positive"),
+    ("optim.location_lr_scale", -1.0, "optim.location_lr_scale=-1.0 must be a positive"),
     ("model.num_scales", 6, "lower model.num_scales"),
     ("train.batch_size", 12, "train.batch_size=12 does not divide over the 8 devices"),
     ("eval.batch_size", 30, "eval.batch_size=30 does not divide"),
@@ -129,6 +130,12 @@ def test_unknown_variant_and_unknown_key():
   config = load_config(RAM_CONFIG)
   with pytest.raises(AttributeError):
     config.model.num_glimpse = 3  # A typo is an error, not a new key.
+
+
+def test_mnist_glimpses7_variant():
+  path = os.path.join(ROOT, "configs", "ram_mnist.py")
+  assert load_config(path, arg="glimpses7").model.num_glimpses == 7
+  assert load_config(path, arg=None).model.num_glimpses == 6
 
 
 def test_missing_dataset_error_from_the_loop(tmp_path):
