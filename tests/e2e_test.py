@@ -132,10 +132,13 @@ def test_unknown_variant_and_unknown_key():
     config.model.num_glimpse = 3  # A typo is an error, not a new key.
 
 
-def test_mnist_glimpses7_variant():
+def test_ram_config_variants():
   path = os.path.join(ROOT, "configs", "ram_mnist.py")
   assert load_config(path, arg="glimpses7").model.num_glimpses == 7
   assert load_config(path, arg=None).model.num_glimpses == 6
+  long, default = load_config(RAM_CONFIG, arg="long"), load_config(RAM_CONFIG, arg=None)
+  assert (long.train.num_steps, long.model.location_mean) == (60000, "tanh")
+  assert (default.train.num_steps, default.model.location_mean) == (30000, "linear")
 
 
 def test_missing_dataset_error_from_the_loop(tmp_path):
