@@ -11,6 +11,8 @@ warm-up steps, then cosine decay to 1%) over 60,000 steps, validated every 2,000
 on validation. Seed 0: 1.64% test error (M=1: 2.63%), selected at step 58,000 (validation
 1.46%), 29 min wall on one core (taskset, the other core training another model); paper 1.20%.
 The earlier 20,000-step recipe (validated every 1,000 steps) gave 2.48% (M=1: 3.74%) in 15 min.
+A 150,000-step schedule (validated every 5,000; Intel Xeon, 2026-11-29) did worse: validation
+2.23% at step 140,000, test 2.23% (results/recipe_trials/ram_translated_150k_s0).
 """
 
 from attn_rl import config_lib
