@@ -20,6 +20,9 @@ RESUMABLE_CHANGES = (
     "log.", "ckpt.", "mesh.", "eval.every_steps", "eval.num_pictures", "data.tfds_data_dir",
     "data.prefetch", "model.sensor",  # The two sensors compute the same glimpses.
 )
+# Keys added after checkpoints were written without them -> the value that reproduces the
+# old behaviour: a checkpoint lacking the key resumes when the run keeps that value.
+ADDED_KEYS = {"optim.location_lr_scale": 1.0}
 
 
 class ConfigMismatchError(ValueError):
@@ -47,6 +50,8 @@ def config_differences(saved: dict, current: dict) -> list[str]:
   diffs = []
   for key in sorted(set(a) | set(b)):
     if key.startswith(RESUMABLE_CHANGES) or a.get(key) == b.get(key):
+      continue
+    if key not in a and key in ADDED_KEYS and b.get(key) == ADDED_KEYS[key]:
       continue
     diffs.append(f"{key}: checkpoint {a.get(key, '<absent>')!r}, now {b.get(key, '<absent>')!r}")
   return diffs

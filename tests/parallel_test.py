@@ -71,3 +71,14 @@ def test_config_check_treats_tuples_and_json_lists_alike():
   assert checkpointing.config_differences(saved, same) == []
   diffs = checkpointing.config_differences(saved, {"model": {"widths": (16, 64), "core": "rnn"}})
   assert diffs == ["model.widths: checkpoint [16, 32], now [16, 64]"]
+
+
+def test_config_check_accepts_a_key_added_later_at_its_old_behaviour():
+  from attn_rl import checkpointing
+
+  saved = {"optim": {"learning_rate": 1e-3}}
+  assert checkpointing.config_differences(
+      saved, {"optim": {"learning_rate": 1e-3, "location_lr_scale": 1.0}}) == []
+  assert checkpointing.config_differences(
+      saved, {"optim": {"learning_rate": 1e-3, "location_lr_scale": 0.3}}) == [
+          "optim.location_lr_scale: checkpoint '<absent>', now 0.3"]
