@@ -93,7 +93,7 @@ def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None, lr_scal
 
 def location_lr_scale(optim_config, component: str) -> float:
   """`optim.location_lr_scale` for the `location` component, 1 for every other."""
-  return optim_config.get("location_lr_scale", 1.0) if component == "location" else 1.0
+  return optim_config.location_lr_scale if component == "location" else 1.0
 
 
 def create_ram_state(params: dict, optim_config, num_steps: int) -> RAMState:
