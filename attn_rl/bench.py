@@ -8,8 +8,10 @@
       --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json     # images/s vs image side
   python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
       --batch_sizes=128 --profile_steps=30 --out=benchmarks/ram_profile_cpu.json  # time by part
+  python -m attn_rl.bench --unrolls=false,true --out=benchmarks/ram_unroll_cpu_xeon.json
+      # rolled against unrolled glimpse loop (model.unroll)
 
-For each task, batch size and glimpse sensor: median images/s of the jitted train step
+For each task, batch size, glimpse sensor and loop unroll: median images/s of the jitted train step
 (forward, backward, three optimizer updates) over --repeats timed runs of --steps steps after
 warm-up. All variants are compiled first and their timed runs interleaved (round-robin), so
 a noisy neighbour slows every variant alike and the ratios stay meaningful. Also: the host
@@ -40,6 +42,8 @@ _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON
 _BATCHES = flags.DEFINE_list("batch_sizes", ["128", "512"], "Global batch sizes.")
 _TASKS = flags.DEFINE_list("tasks", None, "Subset of task names (default: all).")
 _SENSORS = flags.DEFINE_list("sensors", None, "Glimpse sensors to compare (default: config's).")
+_UNROLLS = flags.DEFINE_list(
+    "unrolls", None, "model.unroll settings to compare, e.g. false,true (default: config's).")
 _DEVICES = flags.DEFINE_list("device_counts", ["-1"], "Mesh sizes (config.mesh.data; -1 = all).")
 _CANVASES = flags.DEFINE_list("canvas_sizes", [], "Override data.canvas_size (image-size sweep).")
 _STEPS = flags.DEFINE_integer("steps", 20, "Steps per timed run.")
@@ -151,14 +155,21 @@ class Variant:
     self.pipe_rates.append(n / (time.perf_counter() - t))
 
 
+def _parse_bool(text: str, flag: str) -> bool:
+  if text.lower() not in ("true", "false"):
+    raise app.UsageError(f"{flag}: {text!r} is not true or false.")
+  return text.lower() == "true"
+
+
 def main(argv):
   del argv
   peak = matmul_peak()
   variants = []
   canvases = [int(c) for c in _CANVASES.value] or [None]
-  for (name, (module, overrides)), batch, sensor, devices, canvas in itertools.product(
+  unrolls = [_parse_bool(u, "--unrolls") for u in _UNROLLS.value or []] or [None]
+  for (name, (module, overrides)), batch, sensor, devices, canvas, unroll in itertools.product(
       TASKS.items(), map(int, _BATCHES.value), _SENSORS.value or [None],
-      map(int, _DEVICES.value), canvases):
+      map(int, _DEVICES.value), canvases, unrolls):
     if _TASKS.value and name not in _TASKS.value:
       continue
     extra = {"mesh.data": devices}
@@ -166,9 +177,11 @@ def main(argv):
       extra["model.sensor"] = sensor
     if canvas:
       extra["data.canvas_size"] = canvas
+    if unroll is not None:
+      extra["model.unroll"] = unroll
     config = load(module, {**overrides, **extra}, batch)
     print(f"compiling {name} batch {batch} sensor {sensor} devices {devices} "
-          f"canvas {config.data.canvas_size}", flush=True)
+          f"canvas {config.data.canvas_size} unroll {config.model.unroll}", flush=True)
     variants.append((name, module, overrides, config.model.sensor, Variant(config)))
   for r in range(_REPEATS.value):
     for *_, v in variants:
@@ -184,7 +197,7 @@ def main(argv):
         "task": name, "config": module, "overrides": overrides, "sensor": sensor,
         "batch_size": c.train.batch_size, "canvas": c.data.canvas_size,
         "glimpses": c.model.num_glimpses, "glimpse_size": c.model.glimpse_size,
-        "scales": c.model.num_scales,
+        "scales": c.model.num_scales, "unroll": c.model.unroll,
         "mesh_devices": len(jax.devices()) if c.mesh.data == -1 else c.mesh.data,
         "first_step_loss": v.first_loss,
         "train_images_per_sec": statistics.median(v.rates),
@@ -199,7 +212,7 @@ def main(argv):
           f"{k} {100 * f:.0f}%" for k, f in prof["by_component"].items()), flush=True)
     rows.append(r)
     print(f"{name:22s} canvas {r['canvas']:3d} batch {r['batch_size']:5d} {sensor:6s} "
-          f"{r['mesh_devices']} dev: "
+          f"{'unrolled' if c.model.unroll else 'rolled':8s} {r['mesh_devices']} dev: "
           f"step {r['train_images_per_sec']:9.0f} img/s, "
           f"pipeline {r['pipeline_images_per_sec']:9.0f} img/s, "
           f"{r['flops_per_image'] / 1e6:.2f} MFLOP/img, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 
 from attn_rl import state as state_lib
@@ -18,11 +19,13 @@ from attn_rl import state as state_lib
 # Keys (dotted prefixes) that may change between a checkpoint and the run resuming it.
 RESUMABLE_CHANGES = (
     "log.", "ckpt.", "mesh.", "eval.every_steps", "eval.num_pictures", "data.tfds_data_dir",
-    "data.prefetch", "model.sensor",  # The two sensors compute the same glimpses.
+    "data.prefetch",
+    "model.sensor",  # The two sensors compute the same glimpses.
+    "model.unroll",  # Rolled and unrolled glimpse loops compute the same episode.
 )
 # Keys added after checkpoints were written without them -> the value that reproduces the
 # old behaviour: a checkpoint lacking the key resumes when the run keeps that value.
-ADDED_KEYS = {"optim.location_lr_scale": 1.0}
+ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False}
 
 
 class ConfigMismatchError(ValueError):
@@ -42,6 +45,19 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def _json_like(value):
   """Tuples come back from JSON as lists: compare them as lists."""
   return [_json_like(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def fill_added_keys(config: ml_collections.ConfigDict, defaults: ml_collections.ConfigDict):
+  """Gives a config read from an older workdir's config.json the keys added since.
+
+  Each key of `ADDED_KEYS` that the method's `defaults` have and `config` lacks gets its
+  old-behaviour value, so the config builds the model that wrote the checkpoint.
+  """
+  for key, old in ADDED_KEYS.items():
+    group, name = key.split(".")
+    if group in defaults and name in defaults[group] and name not in config[group]:
+      with config.unlocked():
+        config[group][name] = old
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:

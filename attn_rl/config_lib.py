@@ -51,6 +51,11 @@ def ram_defaults() -> ml_collections.ConfigDict:
   # Glimpse sensor: 'patch' (cut the largest patch, box-average) or 'table' (integral
   # images). Same glimpses; 'patch' was faster on CPU (models/glimpse.py).
   c.model.sensor = "patch"
+  # Glimpse loop: True unrolls the episode into straight-line code, False keeps a rolled
+  # lax.scan. Same numbers either way; unrolled, XLA's CPU runtime can run independent ops of
+  # different glimpses side by side, 1.15x to 1.36x faster at batch 128 on the 2-core Xeon
+  # (README, "Throughput"). Compile time grows with model.num_glimpses.
+  c.model.unroll = True
   # Units of h_g (what) in the glimpse network.
   c.model.glimpse_hidden = 128
   # Units of h_l (where) in the glimpse network.
@@ -163,6 +168,8 @@ def validate_ram(c: ml_collections.ConfigDict) -> None:
   _one_of(c.model.core, ("rnn", "lstm"), "model.core")
   _one_of(c.model.sensor, ("table", "patch"), "model.sensor")
   _one_of(c.model.location_mean, ("linear", "tanh"), "model.location_mean")
+  if not isinstance(c.model.unroll, bool):
+    raise ValueError(f"model.unroll={c.model.unroll!r} must be True or False.")
   for key in ("model.num_glimpses", "model.glimpse_size", "model.num_scales",
               "model.core_hidden", "rl.num_rollouts", "eval.num_rollouts", "train.batch_size",
               "train.num_steps", "eval.batch_size", "eval.every_steps", "log.every_steps",
@@ -459,3 +466,11 @@ def validate_topdown(c: ml_collections.ConfigDict) -> None:
       raise ValueError(f"{key}={c[group][name]!r} must be in [0, 1].")
   if c.bottomup.entropy_lambda < 0:
     raise ValueError(f"bottomup.entropy_lambda={c.bottomup.entropy_lambda} must be >= 0.")
+
+
+def defaults(method: str) -> ml_collections.ConfigDict:
+  """The default config of a method (the keys every config of that method has)."""
+  makers = {"ram": ram_defaults, "topdown": topdown_defaults, "dreal": dreal_defaults}
+  if method not in makers:
+    raise ValueError(f"method={method!r} is not one of {', '.join(makers)}.")
+  return makers[method]()

@@ -26,7 +26,7 @@ import numpy as np
 from absl import logging
 from etils import epath
 
-from attn_rl import checkpointing, methods, parallel
+from attn_rl import checkpointing, config_lib, methods, parallel
 from attn_rl import metric_writers as writers
 from attn_rl.data import pipeline
 
@@ -347,6 +347,7 @@ def load_trained(workdir: str):
   config = ml_collections.ConfigDict(json.loads(path.read_text()))
   with config.unlocked():
     config.mesh.data = 1
+  checkpointing.fill_added_keys(config, config_lib.defaults(config.method))
   method = methods.get(config.method)
   model = method.make_model(config)
   mesh = parallel.make_mesh(config.mesh)

@@ -113,6 +113,7 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ("model.core", "gru", "model.core='gru'"),
     ("model.loc_std", 0.0, "model.loc_std=0.0 must be a positive"),
     ("optim.location_lr_scale", -1.0, "optim.location_lr_scale=-1.0 must be a positive"),
+    ("model.unroll", None, "model.unroll=None must be True or False"),
     ("model.num_scales", 6, "lower model.num_scales"),
     ("train.batch_size", 12, "train.batch_size=12 does not divide over the 8 devices"),
     ("eval.batch_size", 30, "eval.batch_size=30 does not divide"),

@@ -82,3 +82,22 @@ def test_config_check_accepts_a_key_added_later_at_its_old_behaviour():
   assert checkpointing.config_differences(
       saved, {"optim": {"learning_rate": 1e-3, "location_lr_scale": 0.3}}) == [
           "optim.location_lr_scale: checkpoint '<absent>', now 0.3"]
+
+
+def test_unroll_may_change_on_resume_and_old_configs_get_the_added_keys():
+  from attn_rl import checkpointing, config_lib
+
+  # The rolled and unrolled loops compute the same episode: resuming may switch.
+  saved = {"model": {"core": "rnn"}}
+  assert checkpointing.config_differences(saved, {"model": {"core": "rnn", "unroll": True}}) == []
+  # A config.json written before the keys existed builds the model that wrote it.
+  old = config_lib.ram_defaults()
+  with old.unlocked():
+    del old.model["unroll"]
+    del old.optim["location_lr_scale"]
+  checkpointing.fill_added_keys(old, config_lib.defaults("ram"))
+  assert old.model.unroll is False and old.optim.location_lr_scale == 1.0
+  # Keys a method does not have are not added to its configs.
+  dreal = config_lib.dreal_defaults()
+  checkpointing.fill_added_keys(dreal, config_lib.defaults("dreal"))
+  assert "unroll" not in dreal.model and "location_lr_scale" not in dreal.optim

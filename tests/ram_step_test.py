@@ -127,3 +127,28 @@ def test_location_lr_scale_scales_only_the_location_update():
                               rtol=1e-3, atol=2e-8)  # float32 rounding of params ~0.1.
   for name in ("classifier", "baseline"):
     chex.assert_trees_all_equal(getattr(slow, name).params, getattr(full, name).params)
+
+
+@pytest.mark.parametrize("core", ["rnn", "lstm"])
+def test_unrolled_and_rolled_glimpse_loops_compute_the_same_episode(core):
+  """model.unroll only changes how XLA schedules the episode: same losses, same gradients."""
+  config, rolled_model, state, batch = make(core)
+  assert rolled_model.scan_unroll is True  # The default unrolls.
+  config.model.unroll = False
+  rolled_model = methods.get("ram").make_model(config)
+  assert rolled_model.scan_unroll == 1
+  config.model.unroll = True
+  unrolled_model = methods.get("ram").make_model(config)
+
+  def loss_and_grads(model):
+    def total(params):
+      terms, _ = ram_steps.loss_terms(model, params, batch["image"], batch["label"],
+                                      jax.random.key(3))
+      return sum(terms.values()), terms
+    return jax.jit(jax.grad(total, has_aux=True))(state.params())
+
+  grads_u, terms_u = loss_and_grads(unrolled_model)
+  grads_r, terms_r = loss_and_grads(rolled_model)
+  chex.assert_trees_all_close(terms_u, terms_r, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(grads_u, grads_r, rtol=1e-4, atol=1e-6)
+  assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree.leaves(grads_u["core"]))

@@ -10,11 +10,12 @@ live in separate TrainStates:
   baseline  b_t = Linear(h_t), the REINFORCE baseline
   action    class logits from the last core state
 
-`unroll` is the pure forward pass: a `lax.scan` over glimpses. The first location is drawn
-from the location policy at the zero core state (a learned start distribution). Two
-gradient cuts route the hybrid loss (Sec. 3.2): sampled locations are `stop_gradient` before
-the sensor, and the location and baseline networks read `stop_gradient(h)`, so REINFORCE
-trains only the location network and the baseline's squared error only the baseline.
+`unroll` is the pure forward pass: a `lax.scan` over glimpses, fully unrolled unless
+config `model.unroll` is False. The first location is drawn from the location policy at the
+zero core state (a learned start distribution). Two gradient cuts route the hybrid loss
+(Sec. 3.2): sampled locations are `stop_gradient` before the sensor, and the location and
+baseline networks read `stop_gradient(h)`, so REINFORCE trains only the location network and
+the baseline's squared error only the baseline.
 """
 
 from __future__ import annotations
@@ -110,9 +111,12 @@ class RAM:
     self.loc_std = c.loc_std
     # 'patch' (cut and box-average) or 'table' (integral images); equal outputs.
     self.sensor = c.sensor
-    # lax.scan's unroll. XLA's cost analysis counts a loop body once, so the benchmark
-    # compiles a fully unrolled copy (True) to count FLOPs; training keeps the loop.
-    self.scan_unroll = 1
+    # lax.scan's unroll: True (config model.unroll, the default) unrolls the whole episode,
+    # 1 keeps the loop. Unrolled, XLA's CPU runtime runs independent ops of different
+    # glimpses (say, one glimpse's weight gradients and the next one's backpropagated error)
+    # side by side on its threads; a loop runs one iteration at a time. XLA's cost analysis
+    # counts a loop body once, so the benchmark counts FLOPs on an unrolled copy.
+    self.scan_unroll = True if c.unroll else 1
     self.nets = {
         "glimpse": GlimpseNetwork(c.glimpse_hidden, c.location_hidden, c.glimpse_features),
         "core": CoreNetwork(c.core_hidden, c.core),

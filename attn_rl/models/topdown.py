@@ -182,11 +182,11 @@ class TopDownModel:
         m.num_glimpses, m.glimpse_size, m.num_scales)
     # 'patch' or 'table' glimpse sensor (equal glimpses; see models/glimpse.py).
     self.sensor = m.sensor
-    # lax.scan's unroll. With the conv glimpse network the whole episode is unrolled: on the
-    # CPU backend the backward pass of convolutions inside a rolled loop ran 6.4x slower than
-    # unrolled (885 vs 138 ms for 6 glimpses at batch 128), while RAM's MLP step runs faster
-    # rolled (README, "Throughput").
-    self.scan_unroll = m.glimpse_net == "conv" or 1
+    # lax.scan's unroll. With the conv glimpse network the whole episode is always unrolled:
+    # on the CPU backend the backward pass of convolutions inside a rolled loop ran 6.4x
+    # slower than unrolled (885 vs 138 ms for 6 glimpses at batch 128). The MLP glimpse
+    # network follows model.unroll, as RAM does.
+    self.scan_unroll = True if m.glimpse_net == "conv" or m.unroll else 1
     self.loc_std = m.loc_std
     self.levels, self.grid = td.levels, td.grid
     self.canvas = config.data.canvas_size
