@@ -19,3 +19,7 @@ taskset -c 0 python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,c
   --batch_sizes=128,512 --repeats=5 --out=benchmarks/ram_one_core_cpu.json
 python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
   --batch_sizes=128,512 --repeats=5 --out=benchmarks/ram_two_core_cpu.json
+# Rolled against unrolled glimpse loop (model.unroll; unrolled is the default since 2026-11-30,
+# so the commands above time the unrolled step unless --unrolls says otherwise).
+python -m attn_rl.bench --batch_sizes=128,512 --unrolls=false,true --repeats=7 \
+  --out=benchmarks/ram_unroll_cpu.json
