@@ -24,7 +24,8 @@ RESUMABLE_CHANGES = (
     "model.unroll",  # Rolled and unrolled glimpse loops compute the same episode.
 )
 # Keys added after checkpoints were written without them -> the value that reproduces the
-# old behaviour: a checkpoint lacking the key resumes when the run keeps that value.
+# old behaviour: a checkpoint lacking the key resumes when the run keeps that value (or when
+# the key is in RESUMABLE_CHANGES), and `fill_added_keys` gives it to an old config.json.
 ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False}
 
 

@@ -112,9 +112,9 @@ class RAM:
     # 'patch' (cut and box-average) or 'table' (integral images); equal outputs.
     self.sensor = c.sensor
     # lax.scan's unroll: True (config model.unroll, the default) unrolls the whole episode,
-    # 1 keeps the loop. Unrolled, XLA's CPU runtime runs independent ops of different
-    # glimpses (say, one glimpse's weight gradients and the next one's backpropagated error)
-    # side by side on its threads; a loop runs one iteration at a time. XLA's cost analysis
+    # 1 keeps the loop. Unrolled, XLA's CPU runtime can run independent ops of different
+    # glimpses side by side on its threads (README, "Throughput"); a loop runs one iteration
+    # at a time. XLA's cost analysis
     # counts a loop body once, so the benchmark counts FLOPs on an unrolled copy.
     self.scan_unroll = True if c.unroll else 1
     self.nets = {
