@@ -45,6 +45,8 @@ PAPER = {
     "ram_clutter": ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales", 4.04, "Table 2a"),
     "ram_clutter_long": ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales, "
                          "60,000 steps, tanh location mean", 4.04, "Table 2a"),
+    "ram_clutter_long100k": ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales, "
+                             "100,000 steps, tanh location mean", 4.04, "Table 2a"),
     "ram_clutter100": ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales", 10.83,
                        "Table 2b (arXiv)"),
 }
@@ -66,7 +68,8 @@ ABLATION_PAPER = {
 
 # Result names that are a variant of a config file -> the --config argument that runs them.
 CONFIG_FILES = {"ram_mnist_glimpses7": "ram_mnist.py:glimpses7",
-                "ram_clutter_long": "ram_clutter.py:long"}
+                "ram_clutter_long": "ram_clutter.py:long",
+                "ram_clutter_long100k": "ram_clutter.py:long100k"}
 
 _RUN = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
 

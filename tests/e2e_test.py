@@ -139,6 +139,8 @@ def test_ram_config_variants():
   assert load_config(path, arg=None).model.num_glimpses == 6
   long, default = load_config(RAM_CONFIG, arg="long"), load_config(RAM_CONFIG, arg=None)
   assert (long.train.num_steps, long.model.location_mean) == (60000, "tanh")
+  long100k = load_config(RAM_CONFIG, arg="long100k")
+  assert (long100k.train.num_steps, long100k.model.location_mean) == (100000, "tanh")
   assert (default.train.num_steps, default.model.location_mean) == (30000, "linear")
 
 
