@@ -49,6 +49,8 @@ PAPER = {
                              "100,000 steps, tanh location mean", 4.04, "Table 2a"),
     "ram_clutter100": ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales", 10.83,
                        "Table 2b (arXiv)"),
+    "ram_clutter100_long": ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales, "
+                            "150,000 steps, tanh location mean", 10.83, "Table 2b (arXiv)"),
 }
 
 # Top-down ablation arm (top-down, entropy, context switched on) -> its name, in the paper's
@@ -69,7 +71,8 @@ ABLATION_PAPER = {
 # Result names that are a variant of a config file -> the --config argument that runs them.
 CONFIG_FILES = {"ram_mnist_glimpses7": "ram_mnist.py:glimpses7",
                 "ram_clutter_long": "ram_clutter.py:long",
-                "ram_clutter_long100k": "ram_clutter.py:long100k"}
+                "ram_clutter_long100k": "ram_clutter.py:long100k",
+                "ram_clutter100_long": "ram_clutter100.py:long"}
 
 _RUN = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
 

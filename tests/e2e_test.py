@@ -141,6 +141,8 @@ def test_ram_config_variants():
   assert (long.train.num_steps, long.model.location_mean) == (60000, "tanh")
   long100k = load_config(RAM_CONFIG, arg="long100k")
   assert (long100k.train.num_steps, long100k.model.location_mean) == (100000, "tanh")
+  long100 = load_config(os.path.join(ROOT, "configs", "ram_clutter100.py"), arg="long")
+  assert (long100.train.num_steps, long100.model.location_mean) == (150000, "tanh")
   assert (default.train.num_steps, default.model.location_mean) == (30000, "linear")
 
 
