@@ -19,8 +19,9 @@ ran; paper 10.83%. The earlier 40,000-step recipe (validated every 1,000 steps) 
 Variant `long` (--config=configs/ram_clutter100.py:long): 150,000 steps, validated every 5,000,
 tanh location mean. Seed 0 (a recipe trial run with the same settings as command-line
 overrides, 2026-11-30, Intel Xeon, 94 min of training on one core, about 6 of them paused
-for benchmarks, the tests sharing the cores for 50): 8.78% test error (M=1: 19.07%), validation 9.21% at step 150,000; paper
-10.83%. The tanh mean departs from the paper's linear location network, hence a variant.
+for benchmarks, the tests sharing the cores for 50): 8.78% test error (M=1: 19.07%),
+validation 9.21% at step 150,000; paper 10.83%. The tanh mean departs from the paper's linear
+location network, hence a variant.
 """
 
 from attn_rl import config_lib
