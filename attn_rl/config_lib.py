@@ -53,7 +53,7 @@ def ram_defaults() -> ml_collections.ConfigDict:
   c.model.sensor = "patch"
   # Glimpse loop: True unrolls the episode into straight-line code, False keeps a rolled
   # lax.scan. Same numbers either way; unrolled, XLA's CPU runtime can run independent ops of
-  # different glimpses side by side, 1.15x to 1.36x faster at batch 128 on the 2-core Xeon
+  # different glimpses side by side, 1.15x to 1.41x faster at batch 128 on the 2-core Xeon
   # (README, "Throughput"). Compile time grows with model.num_glimpses.
   c.model.unroll = True
   # Units of h_g (what) in the glimpse network.
