@@ -38,6 +38,7 @@ DREAL_BEGIN, DREAL_END = "<!-- dreal-table:begin -->", "<!-- dreal-table:end -->
 
 # config -> (task, the paper's test error in %, source). Mnih et al. 2014, Tables 1 and 2.
 # A name `<config>_<variant>` is the variant of configs/<config>.py (see CONFIG_FILES).
+_TRANSLATED = ("60x60 translated, 8 glimpses 12x12, 3 scales", 1.20, "Table 1b")
 _CLUTTER = ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales", 4.04, "Table 2a")
 _CLUTTER100 = ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales", 10.83,
                "Table 2b (arXiv)")
@@ -52,7 +53,8 @@ def _variant(row: tuple, change: str) -> tuple:
 PAPER = {
     "ram_mnist": ("28x28 MNIST, 6 glimpses 8x8, 1 scale", 1.12, "Table 1a"),
     "ram_mnist_glimpses7": ("28x28 MNIST, 7 glimpses 8x8, 1 scale", 1.07, "Table 1a"),
-    "ram_translated": ("60x60 translated, 8 glimpses 12x12, 3 scales", 1.20, "Table 1b"),
+    "ram_translated": _TRANSLATED,
+    "ram_translated_long": _variant(_TRANSLATED, "120,000 steps, tanh location mean"),
     "ram_clutter": _CLUTTER,
     "ram_clutter_long": _variant(_CLUTTER, "60,000 steps, tanh location mean"),
     "ram_clutter_long100k": _variant(_CLUTTER, "100,000 steps, tanh location mean"),
@@ -77,6 +79,7 @@ ABLATION_PAPER = {
 
 # Result names that are a variant of a config file -> the --config argument that runs them.
 CONFIG_FILES = {"ram_mnist_glimpses7": "ram_mnist.py:glimpses7",
+                "ram_translated_long": "ram_translated.py:long",
                 "ram_clutter_long": "ram_clutter.py:long",
                 "ram_clutter_long100k": "ram_clutter.py:long100k",
                 "ram_clutter100_long": "ram_clutter100.py:long"}

@@ -4,6 +4,9 @@ Run:
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
     python -m attn_rl.main --config=configs/ram_translated.py --workdir=runs/ram_translated
 Quick check (seconds): --config=configs/ram_translated.py:quicktest
+Variant `long` (--config=configs/ram_translated.py:long): 120,000 steps, validated every 4,000,
+with a tanh location mean (a departure from the paper's linear location network, as in the
+cluttered `long` variants); its runs are in README "Results".
 Expected: see README "Results" (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-22): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 60,000 steps, validated every 2,000, location std
@@ -19,7 +22,7 @@ from attn_rl import config_lib
 
 
 def get_config(arg=None):
-  variant = config_lib.parse_arg(arg)
+  variant = config_lib.parse_arg(arg, known=("quicktest", "long"))
   c = config_lib.ram_defaults()
   # The digit at a uniformly random position in a blank canvas.
   c.data.task = "translated"
@@ -40,6 +43,14 @@ def get_config(arg=None):
   # Validate (model selection) every 2,000 steps: one pass over the 10,000 validation
   # images with 8 rollouts each, plus pictures, takes as long as several hundred steps.
   c.eval.every_steps = 2000
+  if variant == "long":
+    # Twice the schedule with the location mean bounded by tanh, as the cluttered `long`
+    # variants (configs/ram_clutter.py, configs/ram_clutter100.py).
+    c.train.num_steps = 120000
+    # Validate every 4,000 steps.
+    c.eval.every_steps = 4000
+    # Location mean in (-1, 1).
+    c.model.location_mean = "tanh"
   if variant == "quicktest":
     config_lib.apply_quicktest(c)
   c.lock()

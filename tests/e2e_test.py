@@ -143,6 +143,10 @@ def test_ram_config_variants():
   assert (long100k.train.num_steps, long100k.model.location_mean) == (100000, "tanh")
   long100 = load_config(os.path.join(ROOT, "configs", "ram_clutter100.py"), arg="long")
   assert (long100.train.num_steps, long100.model.location_mean) == (150000, "tanh")
+  translated = os.path.join(ROOT, "configs", "ram_translated.py")
+  long_translated = load_config(translated, arg="long")
+  assert (long_translated.train.num_steps, long_translated.model.location_mean) == (120000, "tanh")
+  assert load_config(translated, arg=None).model.location_mean == "linear"
   assert (default.train.num_steps, default.model.location_mean) == (30000, "linear")
 
 
