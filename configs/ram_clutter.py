@@ -16,7 +16,8 @@ Variant `long100k`: the same with 100,000 steps; seed 0 (a recipe trial run as `
 --config.train.num_steps=100000, 2026-11-30, 49 min on one core of the Xeon): test 4.20%
 (M=1: 7.92%), validation 4.39% at step 100,000, against 4.92% for `long` on the same seed.
 Seeds 1 and 2 (the variant's command, 41 and 42 min on one core each): test 4.34% and 4.31%,
-validation 4.78% and 4.71%; mean over 3 seeds 4.28% ± 0.07 (M=1: 7.56%).
+validation 4.78% and 4.71%; mean over 3 seeds 4.28% ± 0.07 (M=1: 7.56%). 150,000 steps did
+not help (seed 0: validation 4.53%, test 4.30%; results/recipe_trials/tc_tanh_150k_s0).
 Expected: see README "Results" (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 30,000 steps, location std 0.1, one rollout per
