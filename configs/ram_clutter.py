@@ -59,12 +59,8 @@ def get_config(arg=None):
   if variant in ("long", "long100k"):
     # Twice the schedule (long100k: 3.3 times), with the location mean bounded by tanh: the
     # linear mean drifted (its gradient norm grew) when trained this long
-    # (results/recipe_trials).
-    c.train.num_steps = 60000 if variant == "long" else 100000
-    # Validate every 2,000 steps.
-    c.eval.every_steps = 2000
-    # Location mean in (-1, 1).
-    c.model.location_mean = "tanh"
+    # (results/recipe_trials). Validated every 2,000 steps.
+    config_lib.apply_long_tanh(c, 60000 if variant == "long" else 100000, eval_every_steps=2000)
   if variant == "quicktest":
     config_lib.apply_quicktest(c)
   c.lock()

@@ -57,12 +57,9 @@ def get_config(arg=None):
   c.eval.every_steps = 2000
   if variant == "long":
     # 1.5 times the schedule with the location mean bounded by tanh, as the cluttered 60x60
-    # `long` variant (configs/ram_clutter.py).
-    c.train.num_steps = 150000
-    # Validate every 5,000 steps (a 100x100 validation pass is the slowest).
-    c.eval.every_steps = 5000
-    # Location mean in (-1, 1).
-    c.model.location_mean = "tanh"
+    # `long` variant (configs/ram_clutter.py); validated every 5,000 steps (a 100x100
+    # validation pass is the slowest).
+    config_lib.apply_long_tanh(c, 150000, eval_every_steps=5000)
   if variant == "quicktest":
     config_lib.apply_quicktest(c)
   c.lock()

@@ -49,12 +49,8 @@ def get_config(arg=None):
   c.eval.every_steps = 2000
   if variant == "long":
     # Twice the schedule with the location mean bounded by tanh, as the cluttered `long`
-    # variants (configs/ram_clutter.py, configs/ram_clutter100.py).
-    c.train.num_steps = 120000
-    # Validate every 4,000 steps.
-    c.eval.every_steps = 4000
-    # Location mean in (-1, 1).
-    c.model.location_mean = "tanh"
+    # variants (configs/ram_clutter.py, configs/ram_clutter100.py); validated every 4,000.
+    config_lib.apply_long_tanh(c, 120000, eval_every_steps=4000)
   if variant == "quicktest":
     config_lib.apply_quicktest(c)
   c.lock()
