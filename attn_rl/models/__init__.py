@@ -1,1 +1,0 @@
-"""Models: glimpse sensor and RAM networks (Flax Linen) and their functional unroll."""

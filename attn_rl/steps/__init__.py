@@ -1,1 +1,0 @@
-"""Jittable step functions, one module per method."""

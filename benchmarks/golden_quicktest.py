@@ -1,0 +1,122 @@
+"""Golden metrics of every config's `:quicktest`: record them, or check a refactor against them.
+
+  python benchmarks/golden_quicktest.py --write benchmarks/golden_quicktest.json   # record
+  python benchmarks/golden_quicktest.py --check benchmarks/golden_quicktest.json   # compare
+
+Each entry runs the unchanged command line (`python -m attn_rl.main`) at seed 0 on synthetic
+data, stretched to 20 training steps with a log record every step, and keeps every record of
+its metrics.jsonl (the per-step training metrics, every validation and the final test) without
+wall-clock fields. `--check` reruns them and demands bit-identical values (floats compared by
+their JSON text), so a change of layout that changes a single rounding fails. The values are
+machine-dependent (XLA's CPU kernels differ between CPU models): record and check on the same
+machine, with the same thread count (no taskset in one and not the other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every config file's quicktest, plus the variants that switch code paths (arms, modules).
+CONFIGS = (
+    "ram_mnist.py:quicktest",
+    "ram_translated.py:quicktest",
+    "ram_clutter.py:quicktest",
+    "ram_clutter100.py:quicktest",
+    "topdown_mnist.py:quicktest",
+    "topdown_clutter100.py:quicktest",
+    "topdown_clutter100.py:ram,quicktest",
+    "topdown_clutter100.py:topdown,entropy,quicktest",
+    "dreal_clutter.py:se,quicktest",
+    "dreal_clutter.py:cbam,quicktest",
+    "dreal_clutter.py:srm,vanilla,quicktest",
+    "dreal_clutter.py:cbam,onemap,batchmean,quicktest",
+    "dreal_cifar10.py:quicktest",
+    "dreal_imagenet.py:quicktest",
+)
+OVERRIDES = ("--config.data.source=synthetic", "--config.seed=0",
+             "--config.train.num_steps=20", "--config.log.every_steps=1")
+DROP = ("time", "train/images_per_sec")
+
+
+def run_one(config: str, workdir: str) -> list[dict]:
+  cmd = [sys.executable, "-m", "attn_rl.main", f"--config=configs/{config}", *OVERRIDES,
+         f"--workdir={workdir}"]
+  env = {**os.environ, "XLA_FLAGS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+  done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+  if done.returncode:
+    raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f if line.strip()]
+  return [{k: v for k, v in r.items() if k not in DROP} for r in records]
+
+
+def run_all() -> dict:
+  out = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    for i, config in enumerate(CONFIGS):
+      start = time.time()
+      out[config] = run_one(config, os.path.join(tmp, str(i)))
+      print(f"{config}: {len(out[config])} records, {time.time() - start:.0f} s", flush=True)
+  return out
+
+
+def differences(golden: dict, now: dict) -> list[str]:
+  diffs = []
+  for config, b in now.items():
+    a = golden["runs"].get(config)
+    if a is None:
+      diffs.append(f"{config}: not in the golden file")
+      continue
+    if len(a) != len(b):
+      diffs.append(f"{config}: {len(a)} records in the golden file, {len(b)} now")
+    for ra, rb in zip(a, b, strict=False):
+      for key in sorted(set(ra) | set(rb)):
+        if json.dumps(ra.get(key)) != json.dumps(rb.get(key)):
+          diffs.append(f"{config} step {ra.get('step')} {key}: golden {ra.get(key)!r}, "
+                       f"now {rb.get(key)!r}")
+  return diffs
+
+
+def _cpu_model() -> str:
+  with open("/proc/cpuinfo") as f:
+    return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                platform.processor())
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  group = parser.add_mutually_exclusive_group(required=True)
+  group.add_argument("--write", help="Record the golden file here.")
+  group.add_argument("--check", help="Compare against this golden file.")
+  args = parser.parse_args()
+  now = run_all()
+  if args.write:
+    git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    with open(args.write, "w") as f:
+      json.dump({"commit": git.stdout.strip(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                 "machine": platform.platform(), "cpu_model": _cpu_model(),
+                 "cpu_count": os.cpu_count(),
+                 "overrides": OVERRIDES, "runs": now}, f, indent=1)
+    print(f"wrote {args.write}")
+    return
+  with open(args.check) as f:
+    golden = json.load(f)
+  diffs = differences(golden, now)
+  for d in diffs[:50]:
+    print(d)
+  total = sum(len(v) for v in now.values())
+  print(f"{len(CONFIGS)} configs, {total} records: "
+        + ("bit-identical to the golden file" if not diffs else f"{len(diffs)} differences"))
+  sys.exit(1 if diffs else 0)
+
+
+if __name__ == "__main__":
+  main()
