@@ -9,7 +9,7 @@ import time
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from attn_rl import loop, parallel
+from attn_rl.core import loop, parallel
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:variant]).",
                                           lock_config=True)

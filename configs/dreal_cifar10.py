@@ -12,14 +12,15 @@ batch 128, 64k steps (He et al.'s iteration count) with cosine decay from 0.1; p
 and flips. Expected: not measured on this project's machines (no CIFAR-10 here).
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.dreal import config as dreal_config
 
 FLAGS = ("resnet56", "vanilla", "batchmean", "quicktest")
 
 
 def get_config(arg=None):
-  attention, words = config_lib.dreal_variant(arg, FLAGS)
-  c = config_lib.dreal_defaults()
+  attention, words = dreal_config.parse(arg, FLAGS)
+  c = dreal_config.defaults()
   # tfds name; images are read with tfds.data_source (attn_rl/data/images.py).
   c.data.dataset = "cifar10"
   # Side of the network's input.

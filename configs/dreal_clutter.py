@@ -13,19 +13,20 @@ Run (one per variant, e.g. SE with and without critics):
   ... --config=configs/dreal_clutter.py:se,vanilla --workdir=runs/dreal_clutter_se_vanilla
 Quick check (seconds): --config=configs/dreal_clutter.py:cbam,quicktest
 The reward uses 'clip'. Measured at the `short` budget (3 seeds, 2026-11-21, one run per core
-of the 2-vCPU CPU; README, DREAL): test error vanilla / critics SE 3.26% / 3.55% (6 / 8 min
+of the 2-vCPU CPU; docs/results.md): test error vanilla / critics SE 3.26% / 3.55% (6 / 8 min
 per run), CBAM 3.56% / 4.16% (11 / 20 min), SRM 3.27% / 3.34% (6 / 7 min). The full budget is
 not measured (1 to 2.5 h per run on this CPU).
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.dreal import config as dreal_config
 
 FLAGS = ("vanilla", "batchmean", "onemap", "short", "quicktest")
 
 
 def get_config(arg=None):
-  attention, flags = config_lib.dreal_variant(arg, FLAGS)
-  c = config_lib.dreal_defaults()
+  attention, flags = dreal_config.parse(arg, FLAGS)
+  c = dreal_config.defaults()
   # Translated digit plus random crops of other digits.
   c.data.task = "cluttered"
   # Canvas side.

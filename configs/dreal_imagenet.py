@@ -15,15 +15,16 @@ Run on a TPU pod slice (every host runs the same command; see launch/README.md):
 Expected: not measured here (no ImageNet, no TPU on this project's machines).
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.dreal import config as dreal_config
 
 FLAGS = ("resnet101", "vanilla", "batchmean", "quicktest")
 STEPS_PER_EPOCH = 4965
 
 
 def get_config(arg=None):
-  attention, words = config_lib.dreal_variant(arg, FLAGS)
-  c = config_lib.dreal_defaults()
+  attention, words = dreal_config.parse(arg, FLAGS)
+  c = dreal_config.defaults()
   # tfds name; the manual download must be prepared in ArrayRecord format.
   c.data.dataset = "imagenet2012"
   # Side of the training crops and of the centre crop at evaluation.

@@ -7,7 +7,7 @@ Run:
     python -m attn_rl.main --config=configs/ram_clutter.py --workdir=runs/ram_clutter
 Quick check (seconds): --config=configs/ram_clutter.py:quicktest
 Variant `long` (--config=configs/ram_clutter.py:long): 60,000 steps with a tanh location mean;
-seeds 0, 1, 2 in README "Results": 4.74%, 4.70%, 5.01% test error, mean 4.82% (M=1: 8.17%,
+seeds 0, 1, 2 in docs/results.md: 4.74%, 4.70%, 5.01% test error, mean 4.82% (M=1: 8.17%,
 8.03%, 8.21%), validation 4.92%, 4.98%, 5.12%, 33 to 50 min wall each on one core of the Intel
 Xeon machine (the other core busy), 2026-11-29 and 30; paper 4.04%. The tanh mean departs from
 the paper's linear location network; at 30,000 steps alone it made no difference beyond seed
@@ -18,7 +18,7 @@ Variant `long100k`: the same with 100,000 steps; seed 0 (a recipe trial run as `
 Seeds 1 and 2 (the variant's command, 41 and 42 min on one core each): test 4.34% and 4.31%,
 validation 4.78% and 4.71%; mean over 3 seeds 4.28% ± 0.07 (M=1: 7.56%). 150,000 steps did
 not help (seed 0: validation 4.53%, test 4.30%; results/recipe_trials/tc_tanh_150k_s0).
-Expected: see README "Results" (measured runs, with their commands and hardware).
+Expected: see docs/results.md (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-21): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 30,000 steps, location std 0.1, one rollout per
 training image (M=1), M=8 rollouts averaged at evaluation; model selected on validation. Seeds
@@ -30,12 +30,14 @@ training accuracy stalled near 84% from 10,000 to 30,000 steps while the locatio
 gradient norm grew from 6 to 9 (results/recipe_trials/ram_clutter_s0).
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.ram import config as ram_config
 
 
 def get_config(arg=None):
-  variant = config_lib.parse_arg(arg, known=("quicktest", "long", "long100k"))
-  c = config_lib.ram_defaults()
+  variants = config_lib.parse_variants(arg, ("quicktest", "long", "long100k"),
+                                        exclusive=(("long", "long100k"),))
+  c = ram_config.defaults()
   # Translated digit plus random crops of other digits.
   c.data.task = "cluttered"
   # Canvas side.
@@ -56,12 +58,12 @@ def get_config(arg=None):
   c.train.batch_size = 128
   # Training steps.
   c.train.num_steps = 30000
-  if variant in ("long", "long100k"):
+  if variants & {"long", "long100k"}:
     # Twice the schedule (long100k: 3.3 times), with the location mean bounded by tanh: the
     # linear mean drifted (its gradient norm grew) when trained this long
     # (results/recipe_trials). Validated every 2,000 steps.
-    config_lib.apply_long_tanh(c, 60000 if variant == "long" else 100000, eval_every_steps=2000)
-  if variant == "quicktest":
+    ram_config.apply_long_tanh(c, 60000 if "long" in variants else 100000, eval_every_steps=2000)
+  if "quicktest" in variants:
     config_lib.apply_quicktest(c)
   c.lock()
   return c

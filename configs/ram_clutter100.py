@@ -8,7 +8,7 @@ Run:
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
     python -m attn_rl.main --config=configs/ram_clutter100.py --workdir=runs/ram_clutter100
 Quick check (seconds): --config=configs/ram_clutter100.py:quicktest
-Expected: see README "Results" (measured runs, with their commands and hardware).
+Expected: see docs/results.md (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-22): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 100,000 steps, validated every 2,000, location std
 0.1, one rollout per training image (M=1), M=8 rollouts averaged at evaluation; model selected
@@ -26,12 +26,13 @@ core training): 8.36% (M=1: 18.12%), validation 8.83% at step 145,000. Mean over
 hence a variant.
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.ram import config as ram_config
 
 
 def get_config(arg=None):
-  variant = config_lib.parse_arg(arg, known=("quicktest", "long"))
-  c = config_lib.ram_defaults()
+  variants = config_lib.parse_variants(arg, ("quicktest", "long"))
+  c = ram_config.defaults()
   # Translated digit plus random crops of other digits.
   c.data.task = "cluttered"
   # Canvas side.
@@ -55,12 +56,12 @@ def get_config(arg=None):
   # Validate (model selection) every 2,000 steps: one pass over the 10,000 validation
   # images with 8 rollouts each, plus pictures, takes as long as several hundred steps.
   c.eval.every_steps = 2000
-  if variant == "long":
+  if "long" in variants:
     # 1.5 times the schedule with the location mean bounded by tanh, as the cluttered 60x60
     # `long` variant (configs/ram_clutter.py); validated every 5,000 steps (a 100x100
     # validation pass is the slowest).
-    config_lib.apply_long_tanh(c, 150000, eval_every_steps=5000)
-  if variant == "quicktest":
+    ram_config.apply_long_tanh(c, 150000, eval_every_steps=5000)
+  if "quicktest" in variants:
     config_lib.apply_quicktest(c)
   c.lock()
   return c

@@ -8,7 +8,7 @@ Variant `glimpses7`: 7 glimpses instead of 6 (the paper's Table 1a row with 1.07
 seed 0 (2026-11-29, Intel Xeon 2-core machine, two other training runs and the tests sharing
 the cores, 25 min wall): 0.92% test error (M=1: 2.06%), selected at step 46,000 (validation
 0.80%).
-Expected: see README "Results" (measured runs, with their commands and hardware).
+Expected: see docs/results.md (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-22): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 50,000 steps, validated every 2,000, location std
 0.1, one rollout per training image (M=1), M=8 rollouts averaged at evaluation; model selected
@@ -17,18 +17,19 @@ on validation. Seed 0: 1.12% test error (M=1: 2.81%), selected at step 50,000 (v
 The earlier 10,000-step recipe (validated every 1,000 steps) gave 1.76% (M=1: 4.11%) in 3.5 min.
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.ram import config as ram_config
 
 
 def get_config(arg=None):
-  variant = config_lib.parse_arg(arg, known=("quicktest", "glimpses7"))
-  c = config_lib.ram_defaults()
+  variants = config_lib.parse_variants(arg, ("quicktest", "glimpses7"))
+  c = ram_config.defaults()
   # The undistorted 28x28 digit.
   c.data.task = "plain"
   # Image side.
   c.data.canvas_size = 28
   # Glimpses per episode (the paper's Table 1a reports 6 and 7).
-  c.model.num_glimpses = 7 if variant == "glimpses7" else 6
+  c.model.num_glimpses = 7 if "glimpses7" in variants else 6
   # 8x8 retina patches.
   c.model.glimpse_size = 8
   # A single resolution.
@@ -42,7 +43,7 @@ def get_config(arg=None):
   # Validate (model selection) every 2,000 steps: one pass over the 10,000 validation
   # images with 8 rollouts each, plus pictures, takes as long as several hundred steps.
   c.eval.every_steps = 2000
-  if variant == "quicktest":
+  if "quicktest" in variants:
     config_lib.apply_quicktest(c)
   c.lock()
   return c

@@ -11,7 +11,7 @@ one core each, the other core training; seed 0 a recipe trial with the same sett
 command-line overrides): 1.26%, 1.36%, 1.25% test error, mean 1.29% (M=1: 2.12%, 2.18%,
 2.20%), validation 1.26%, 1.20%, 1.22%; paper 1.20%. The tanh mean alone at 60,000 steps gave
 validation 1.59% (test 1.49%, seed 0), no better than the linear default.
-Expected: see README "Results" (measured runs, with their commands and hardware).
+Expected: see docs/results.md (measured runs, with their commands and hardware).
 Recipe (measured on the 2-core CPU machine, JAX 0.10.2, 2026-11-22): batch 128, Adam 1e-3 (200
 warm-up steps, then cosine decay to 1%) over 60,000 steps, validated every 2,000, location std
 0.1, one rollout per training image (M=1), M=8 rollouts averaged at evaluation; model selected
@@ -22,12 +22,13 @@ A 150,000-step schedule (validated every 5,000; Intel Xeon, 2026-11-29) did wors
 2.23% at step 140,000, test 2.23% (results/recipe_trials/ram_translated_150k_s0).
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.ram import config as ram_config
 
 
 def get_config(arg=None):
-  variant = config_lib.parse_arg(arg, known=("quicktest", "long"))
-  c = config_lib.ram_defaults()
+  variants = config_lib.parse_variants(arg, ("quicktest", "long"))
+  c = ram_config.defaults()
   # The digit at a uniformly random position in a blank canvas.
   c.data.task = "translated"
   # Canvas side.
@@ -47,11 +48,11 @@ def get_config(arg=None):
   # Validate (model selection) every 2,000 steps: one pass over the 10,000 validation
   # images with 8 rollouts each, plus pictures, takes as long as several hundred steps.
   c.eval.every_steps = 2000
-  if variant == "long":
+  if "long" in variants:
     # Twice the schedule with the location mean bounded by tanh, as the cluttered `long`
     # variants (configs/ram_clutter.py, configs/ram_clutter100.py); validated every 4,000.
-    config_lib.apply_long_tanh(c, 120000, eval_every_steps=4000)
-  if variant == "quicktest":
+    ram_config.apply_long_tanh(c, 120000, eval_every_steps=4000)
+  if "quicktest" in variants:
     config_lib.apply_quicktest(c)
   c.lock()
   return c

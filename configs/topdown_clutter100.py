@@ -13,7 +13,7 @@ agent starts inside it. Variants, combinable with commas:
                           cosine decay) instead of the paper's constant 3e-4; 6-12 min per run
   quicktest               a few CPU seconds (tests)
 
-Ablation (README "Results"; seeds via --config.seed), the paper's 6-glimpse arms:
+Ablation (docs/results.md; seeds via --config.seed), the paper's 6-glimpse arms:
   for seed in 0 1; do for arm in ram topdown topdown,entropy full; do
     TFDS_DATA_DIR=../shared/data/tensorflow_datasets python -m attn_rl.main \
       --config=configs/topdown_clutter100.py:$arm,glimpses6,short --config.seed=$seed \
@@ -21,20 +21,20 @@ Ablation (README "Results"; seeds via --config.seed), the paper's 6-glimpse arms
 Drop `short` for the full budget (40,000 steps, channels 32/64/64: about 2 h per run on the
 2-core CPU at 738 img/s).
 Quick check (seconds): --config=configs/topdown_clutter100.py:full,quicktest
-Measured (README "Top-down + bottom-up", `short`, 6 glimpses, 2 seeds, M=8 test error): RAM
+Measured (docs/results.md, `short`, 6 glimpses, 2 seeds, M=8 test error): RAM
 34.40%, + top-down 24.11%, + entropy 25.09%, full 19.49% (paper: 29.8, 26.3, 23.6, 20.3); 13 to
 28 min per run on the 2-core CPU.
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.topdown import config as td_config
 
 
 def get_config(arg=None):
   tokens = config_lib.parse_variants(
-      arg, ("quicktest", "short", "glimpses6", "glimpses8", *config_lib.TOPDOWN_ARMS))
-  if {"glimpses6", "glimpses8"} <= tokens:
-    raise ValueError("Config variants 'glimpses6' and 'glimpses8' exclude each other.")
-  c = config_lib.topdown_defaults()
+      arg, ("quicktest", "short", "glimpses6", "glimpses8", *td_config.ARMS),
+      exclusive=(("glimpses6", "glimpses8"),))
+  c = td_config.defaults()
   # Translated digit plus random crops of other digits.
   c.data.task = "cluttered"
   # Canvas side.
@@ -57,7 +57,7 @@ def get_config(arg=None):
   c.train.batch_size = 128
   # Training steps (as configs/ram_clutter100.py).
   c.train.num_steps = 40000
-  config_lib.apply_topdown_arm(c, tokens)
+  td_config.apply_arm(c, tokens)
   if "short" in tokens:
     # About 15 epochs of the 50,000 training canvases.
     c.train.num_steps = 6000

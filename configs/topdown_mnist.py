@@ -8,15 +8,16 @@ Run:
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
     python -m attn_rl.main --config=configs/topdown_mnist.py --workdir=runs/topdown_mnist
 Quick check (seconds): --config=configs/topdown_mnist.py:quicktest
-Expected: not yet measured; see README "Results" once the lead has run it.
+Expected: not yet measured; see docs/results.md once the lead has run it.
 """
 
-from attn_rl import config_lib
+from attn_rl.core import config as config_lib
+from attn_rl.methods.topdown import config as td_config
 
 
 def get_config(arg=None):
-  tokens = config_lib.parse_variants(arg, ("quicktest", *config_lib.TOPDOWN_ARMS))
-  c = config_lib.topdown_defaults()
+  tokens = config_lib.parse_variants(arg, ("quicktest", *td_config.ARMS))
+  c = td_config.defaults()
   # The undistorted 28x28 digit.
   c.data.task = "plain"
   # Image side.
@@ -37,7 +38,7 @@ def get_config(arg=None):
   c.train.batch_size = 128
   # About 27 epochs of the 50,000 training images (as configs/ram_mnist.py).
   c.train.num_steps = 10000
-  config_lib.apply_topdown_arm(c, tokens)
+  td_config.apply_arm(c, tokens)
   if "quicktest" in tokens:
     config_lib.apply_quicktest(c)
   c.lock()

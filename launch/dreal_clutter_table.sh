@@ -55,9 +55,9 @@ else
   worker
 fi
 for attention in se cbam srm; do
-  python -m attn_rl.analyze_dreal --vanilla="$runs/dreal_clutter_${attention}_vanilla${suffix}_s0" \
+  python -m attn_rl.tools.analyze_dreal --vanilla="$runs/dreal_clutter_${attention}_vanilla${suffix}_s0" \
     --reinforced="$runs/dreal_clutter_${attention}_critics${suffix}_s0" \
     --out="results/dreal_analysis/$attention$suffix"
 done
 collect=$(ls -d "$runs"/dreal_clutter_*${suffix}_s[0-9] | paste -sd, -)
-python -m attn_rl.report --collect="$collect"
+python -m attn_rl.tools.report --collect="$collect"

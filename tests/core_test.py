@@ -1,45 +1,29 @@
-"""One code path on 1 and 8 devices: equal steps, portable checkpoints, divisibility errors."""
+"""The core: portable checkpoints (devices, layouts), the config check, the State, the
+registry, and the rule that the core imports no method."""
+
+import ast
+import glob
+import os
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import pytest
+from flax.training import train_state
 
-from attn_rl import checkpointing, methods, parallel
-from tests.ram_step_test import make
+from attn_rl.core import checkpointing, parallel
+from attn_rl.core import method as method_lib
+from attn_rl.core import state as state_lib
+from attn_rl.methods.ram import config as ram_config
+from tests.ram_test import make
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def mesh_of(n):
   return parallel.make_mesh(ml_collections.ConfigDict({"data": n}))
-
-
-def run_steps(mesh, num_steps=3):
-  config, model, state, batch = make(batch=16)
-  method = methods.get(config.method)
-  repl = parallel.replicated(mesh)
-  state_sharding = jax.tree.map(lambda _: repl, state)
-  step = jax.jit(method.make_train_step(config, model),
-                 in_shardings=(state_sharding, parallel.batch_sharded(mesh), repl),
-                 out_shardings=(state_sharding, repl))
-  state = jax.device_put(state, repl)
-  batch = parallel.global_batch(jax.device_get(batch), mesh)
-  assert len(batch["image"].sharding.device_set) == mesh.size
-  for _ in range(num_steps):
-    state, metrics = step(state, batch, jax.random.key(1))
-  return jax.device_get(state), jax.device_get(metrics)
-
-
-def test_one_and_eight_devices_give_the_same_step():
-  assert jax.device_count() == 8
-  s1, m1 = run_steps(mesh_of(1))
-  s8, m8 = run_steps(mesh_of(8))
-  for k in m1:
-    np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=1e-5, err_msg=k)
-  # Leaves, not tree.map: the two states hold distinct (equal) optimizer closures. Adam
-  # divides by sqrt(v), which magnifies all-reduce rounding on near-zero gradients; 1e-4 is a
-  # tenth of one step of the 1e-3 learning rate.
-  for a, b in zip(jax.tree.leaves(s1), jax.tree.leaves(s8), strict=True):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("save_on,restore_on", [(8, 1), (1, 8)])
@@ -64,8 +48,6 @@ def test_batch_that_does_not_divide_names_the_fix():
 
 
 def test_config_check_treats_tuples_and_json_lists_alike():
-  from attn_rl import checkpointing
-
   saved = {"model": {"widths": [16, 32], "core": "rnn"}}
   same = {"model": {"widths": (16, 32), "core": "rnn"}}
   assert checkpointing.config_differences(saved, same) == []
@@ -74,8 +56,6 @@ def test_config_check_treats_tuples_and_json_lists_alike():
 
 
 def test_config_check_accepts_a_key_added_later_at_its_old_behaviour():
-  from attn_rl import checkpointing
-
   saved = {"optim": {"learning_rate": 1e-3}}
   assert checkpointing.config_differences(
       saved, {"optim": {"learning_rate": 1e-3, "location_lr_scale": 1.0}}) == []
@@ -85,19 +65,108 @@ def test_config_check_accepts_a_key_added_later_at_its_old_behaviour():
 
 
 def test_unroll_may_change_on_resume_and_old_configs_get_the_added_keys():
-  from attn_rl import checkpointing, config_lib
-
   # The rolled and unrolled loops compute the same episode: resuming may switch.
   saved = {"model": {"core": "rnn"}}
   assert checkpointing.config_differences(saved, {"model": {"core": "rnn", "unroll": True}}) == []
   # A config.json written before the keys existed builds the model that wrote it.
-  old = config_lib.ram_defaults()
+  old = ram_config.defaults()
   with old.unlocked():
     del old.model["unroll"]
     del old.optim["location_lr_scale"]
-  checkpointing.fill_added_keys(old, config_lib.defaults("ram"))
+  checkpointing.fill_added_keys(old, method_lib.get("ram").defaults())
   assert old.model.unroll is False and old.optim.location_lr_scale == 1.0
   # Keys a method does not have are not added to its configs.
-  dreal = config_lib.dreal_defaults()
-  checkpointing.fill_added_keys(dreal, config_lib.defaults("dreal"))
+  dreal = method_lib.get("dreal").defaults()
+  checkpointing.fill_added_keys(dreal, method_lib.get("dreal").defaults())
   assert "unroll" not in dreal.model and "location_lr_scale" not in dreal.optim
+
+
+def test_retired_keys_of_an_old_checkpoint_are_no_difference():
+  saved = {"rl": {"num_rollouts": 1}, "eval": {"num_rollouts": 1, "batch_size": 8}}
+  now = {"eval": {"batch_size": 8}}
+  retired = method_lib.get("dreal").retired_keys
+  assert checkpointing.config_differences(saved, now, retired) == []
+  # Only listed keys: another key gone is still a difference, and so is a retired key that
+  # a config sets again (present in both, different values).
+  assert checkpointing.config_differences(saved, now) != []
+  assert checkpointing.config_differences(saved, {**now, "rl": {"num_rollouts": 2}}, retired)
+
+
+def _tiny_state():
+  params = {"w": jnp.arange(3.0)}
+  return state_lib.create({"net": (params, optax.sgd(0.5)), "other": (params, optax.sgd(0.5))},
+                          clock="net", frozen={"stats": {"mean": jnp.ones(2)}})
+
+
+def test_state_updates_only_the_named_groups_and_replaces_collections():
+  state = _tiny_state()
+  grads = {"w": jnp.ones(3)}
+  new = state.apply_gradients({"net": grads})
+  np.testing.assert_allclose(new.trainable["net"].params["w"], [-0.5, 0.5, 1.5])
+  np.testing.assert_array_equal(new.trainable["other"].params["w"], [0.0, 1.0, 2.0])
+  assert int(new.step) == 1 and int(new.trainable["other"].step) == 0
+  assert set(new.params()) == {"w"} and set(new.items()) == {"net", "other", "stats"}
+  moved = new.replace_frozen(stats={"mean": jnp.zeros(2)})
+  np.testing.assert_array_equal(moved.frozen["stats"]["mean"], [0.0, 0.0])
+  with pytest.raises(KeyError, match="No frozen collection"):
+    new.replace_frozen(batch_stats={})
+  with pytest.raises(ValueError, match="clock='nope'"):
+    state_lib.create({"net": ({}, optax.sgd(0.1))}, clock="nope")
+
+
+def test_checkpoints_of_the_old_layout_restore(tmp_path):
+  """Before state_layout 2 a frozen collection was saved as a TrainState with an identity
+  optimizer; such checkpoints still resume, into the plain collection."""
+  state = _tiny_state().apply_gradients({"net": {"w": jnp.ones(3)}})
+  mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": 1}))
+  ckpt = checkpointing.Checkpointer(str(tmp_path), max_to_keep=1, async_save=False)
+  old_items = {**state.trainable, "stats": train_state.TrainState.create(
+      apply_fn=None, params=state.frozen["stats"], tx=optax.identity())}
+  args = {k: checkpointing.ocp.args.StandardSave(v) for k, v in old_items.items()}
+  ckpt.manager.save(3, args=checkpointing.ocp.args.Composite(
+      meta=checkpointing.ocp.args.JsonSave({"step": 3}), **args))
+  ckpt.wait()
+  target = checkpointing.abstract_like(state, parallel.replicated(mesh))
+  restored, meta = ckpt.restore(target)
+  assert meta["step"] == 3
+  for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(state), strict=True):
+    np.testing.assert_array_equal(a, b)
+  # And the new layout round-trips.
+  ckpt.save(4, state, {"step": 4})
+  ckpt.wait()
+  assert ckpt.read_meta(4)["state_layout"] == checkpointing.STATE_LAYOUT
+  again, _ = ckpt.restore(target, 4)
+  np.testing.assert_array_equal(again.frozen["stats"]["mean"], state.frozen["stats"]["mean"])
+
+
+def _imports(path: str) -> set[str]:
+  tree = ast.parse(open(path).read())
+  out = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      out.update(a.name for a in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      out.add(node.module)
+      out.update(f"{node.module}.{a.name}" for a in node.names)
+  return out
+
+
+def test_core_imports_nothing_from_methods_or_tools():
+  files = glob.glob(os.path.join(ROOT, "attn_rl", "core", "**", "*.py"), recursive=True)
+  assert len(files) > 10
+  for path in files:
+    bad = sorted(m for m in _imports(path)
+                 if m.startswith(("attn_rl.methods", "attn_rl.tools")))
+    assert not bad, f"{os.path.relpath(path, ROOT)} imports {bad}"
+  # The check itself sees imports: a method module does import the core.
+  assert "attn_rl.core.method" in _imports(
+      os.path.join(ROOT, "attn_rl", "methods", "ram", "method.py"))
+
+
+def test_registry_loads_every_method_under_its_name():
+  for name in method_lib.names():
+    method = method_lib.get(name)
+    assert method.name == name and method.defaults().method == name
+    assert method.selection_mode in ("min", "max")
+  with pytest.raises(ValueError, match="config.method='nope' is not one of dreal, ram, topdown"):
+    method_lib.get("nope")

@@ -4,12 +4,13 @@ import ml_collections
 import numpy as np
 import pytest
 
-from attn_rl import config_lib
-from attn_rl.data import canvas, pipeline, sources
+from attn_rl.data import canvas, pipeline
+from attn_rl.data import digits as sources
+from attn_rl.methods.ram import config as ram_config
 
 
 def data_config(task="cluttered", size=60, clutter=4):
-  c = config_lib.ram_defaults().data
+  c = ram_config.defaults().data
   c.task, c.canvas_size, c.num_clutter, c.source = task, size, clutter, "synthetic"
   return c
 
@@ -71,8 +72,8 @@ def test_random_ints_in_range_and_roughly_uniform():
 
 def test_process_slices_are_distinct_and_cover_the_epoch():
   c = data_config()
-  parts = [pipeline.TrainBatches(c, DIGITS, seed=0, global_batch=32, process_index=p,
-                                 process_count=4) for p in range(4)]
+  parts = [pipeline.digit_batches(c, DIGITS, "train", seed=0, global_batch=32, process_index=p,
+                                  process_count=4) for p in range(4)]
   spe = parts[0].steps_per_epoch
   assert spe == 300 // 32
   seen = []
@@ -83,7 +84,8 @@ def test_process_slices_are_distinct_and_cover_the_epoch():
     seen.extend(idx)
     for k, p in enumerate(parts):
       np.testing.assert_array_equal(p(step)["image"],
-                                    pipeline.TrainBatches(c, DIGITS, seed=0, global_batch=32)(step)
+                                    pipeline.digit_batches(c, DIGITS, "train", seed=0,
+                                                           global_batch=32)(step)
                                     ["image"][8 * k: 8 * (k + 1)])
   assert len(set(seen)) == len(seen) == spe * 32  # No repeats within an epoch.
   # The next epoch reshuffles.
@@ -92,12 +94,12 @@ def test_process_slices_are_distinct_and_cover_the_epoch():
 
 def test_eval_batches_are_fixed_and_masked():
   c = data_config()
-  a = pipeline.eval_batches(c, DIGITS, "test", global_batch=64)
-  b = pipeline.eval_batches(c, DIGITS, "test", global_batch=64)
+  a = pipeline.digit_batches(c, DIGITS, "test", seed=0, global_batch=64)
+  b = pipeline.digit_batches(c, DIGITS, "test", seed=0, global_batch=64)
   assert len(a) == 5 and sum(x["mask"].sum() for x in a) == 300
   for x, y in zip(a, b, strict=True):
     np.testing.assert_array_equal(x["image"], y["image"])
-  halves = [pipeline.eval_batches(c, DIGITS, "test", global_batch=64, process_index=p,
+  halves = [pipeline.digit_batches(c, DIGITS, "test", seed=0, global_batch=64, process_index=p,
                                   process_count=2) for p in range(2)]
   np.testing.assert_array_equal(np.concatenate([halves[0][1]["image"], halves[1][1]["image"]]),
                                 a[1]["image"])

@@ -8,13 +8,16 @@ import os
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from attn_rl import analyze_dreal, checkpointing, config_lib, loop, methods, parallel, rewards
-from attn_rl.models import attention, resnet
-from attn_rl.steps import dreal as dreal_steps
+from attn_rl.backbones import attention, resnet
+from attn_rl.core import checkpointing, loop, optim
+from attn_rl.core import method as method_lib
+from attn_rl.methods.dreal import analysis as analyze_dreal
+from attn_rl.methods.dreal import config as dreal_config
+from attn_rl.methods.dreal import rewards
+from attn_rl.methods.dreal import steps as dreal_steps
 
 KINDS = ("se", "cbam", "srm")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,7 +25,7 @@ SIZE = 16
 
 
 def small_config(kind="se", critics=True, mean_mode="example"):
-  c = config_lib.dreal_defaults()
+  c = dreal_config.defaults()
   c.data.task, c.data.canvas_size = "plain", 28
   c.model.attention, c.model.mean_mode = kind, mean_mode
   c.model.stage_sizes, c.model.widths = [2, 2], [4, 8]
@@ -37,9 +40,9 @@ def small_config(kind="se", critics=True, mean_mode="example"):
 @functools.cache
 def _init(kind, critics, mean_mode):
   config = small_config(kind, critics, mean_mode)
-  method = methods.get("dreal")
+  method = method_lib.get("dreal")
   method.validate(config)
-  model = method.make_model(config)
+  model = method.make_model(config, 10)
   state = jax.jit(lambda k: method.init_state(config, model, k, (SIZE, SIZE)))(jax.random.key(0))
   return model, state
 
@@ -128,8 +131,8 @@ def test_substitute_mean_per_example_and_batch():
 @pytest.mark.parametrize("mean_mode", ["example", "batch"])
 def test_override_replaces_exactly_one_map_in_the_network(mean_mode):
   _, model, state, batch = make("cbam", mean_mode=mean_mode)
-  variables = {"params": {**state.backbone.params, **state.actor.params},
-               "batch_stats": state.batch_stats.params}
+  variables = {"params": {**state.trainable["backbone"].params, **state.trainable["actor"].params},
+               "batch_stats": state.frozen["batch_stats"]}
   run = jax.jit(lambda o: model.apply(variables, batch["image"], o, train=True,
                                       mutable=["batch_stats"])[0])
   logits, trace = run(-1)
@@ -147,8 +150,8 @@ def test_override_replaces_exactly_one_map_in_the_network(mean_mode):
   refined = x * np.asarray(trace.maps[2][0])[:, None, None, :]
   gated = refined * np.broadcast_to(mean, a.shape).reshape(refined.shape[:3] + (1,))
   module = model.attention_module(2)
-  vars2 = {"params": state.actor.params["attention2"],
-           "batch_stats": state.batch_stats.params["attention2"]}
+  vars2 = {"params": state.trainable["actor"].params["attention2"],
+           "batch_stats": state.frozen["batch_stats"]["attention2"]}
   (y, _, _), _ = module.apply(vars2, trace.inputs[2], jnp.array([False, True]), True,
                               mutable=["batch_stats"])
   np.testing.assert_allclose(y, gated, rtol=1e-5, atol=1e-6)
@@ -187,7 +190,7 @@ def test_each_loss_reaches_only_its_parameter_group(kind):
   def term(name):
     def f(backbone, actor, critic):
       terms, _ = dreal_steps.loss_terms(model, config.dreal, backbone, actor, critic,
-                                        state.batch_stats.params, batch["image"],
+                                        state.frozen["batch_stats"], batch["image"],
                                         batch["label"], overrides)
       return terms[name]
     return f
@@ -196,7 +199,7 @@ def test_each_loss_reaches_only_its_parameter_group(kind):
   def all_grads(groups):
     return {n: jax.grad(term(n), argnums=(0, 1, 2))(*groups) for n in EXPECTED_ROUTES}
 
-  all_g = all_grads((state.backbone.params, state.actor.params, state.critic.params))
+  all_g = all_grads(tuple(state.trainable[g].params for g in ("backbone", "actor", "critic")))
   for name, route in EXPECTED_ROUTES.items():
     for group, g in zip(("backbone", "actor", "critic"), all_g[name], strict=True):
       if group in route:
@@ -238,13 +241,14 @@ def test_onemap_step_updates_the_critics():
   new, metrics = jax.jit(dreal_steps.make_train_step(config, model))(
       state, batch, jax.random.key(0))
   assert np.isfinite(float(metrics["loss/critic"]))
-  assert norm(jax.tree.map(jnp.subtract, new.critic.params, state.critic.params)) > 0
+  assert norm(jax.tree.map(jnp.subtract, new.trainable["critic"].params,
+                           state.trainable["critic"].params)) > 0
 
 
 def test_vmapped_rollout_equals_a_loop_of_single_forwards():
   _, model, state, batch = make("cbam")
-  variables = {"params": {**state.backbone.params, **state.actor.params},
-               "batch_stats": state.batch_stats.params}
+  variables = {"params": {**state.trainable["backbone"].params, **state.trainable["actor"].params},
+               "batch_stats": state.frozen["batch_stats"]}
   overrides = jnp.array([1, 2, 6, -1], jnp.int32)
   probs = jax.jit(lambda o: dreal_steps.substituted_true_probs(
       model, variables, batch["image"], batch["label"], o))
@@ -263,17 +267,17 @@ def test_vmapped_rollout_equals_a_loop_of_single_forwards():
 
 def test_critics_are_training_only_and_counted_apart():
   _, model, state, batch = make("cbam")
-  inference = methods.get("dreal").inference_params(state)
+  inference = method_lib.get("dreal").inference_params(state)
   assert set(inference) == {"params", "batch_stats"}
   assert not any(k.startswith("stage") for k in inference["params"])
-  assert set(state.critic.params) == {"stage0_channel", "stage0_spatial", "stage1_channel",
-                                      "stage1_spatial"}
+  assert set(state.trainable["critic"].params) == {
+      "stage0_channel", "stage0_spatial", "stage1_channel", "stage1_spatial"}
   out = dreal_steps.make_predict(model)(inference, batch["image"], None)
   assert out["logits"].shape == (8, 10) and len(out["maps"]) == 4
   # Scalar hidden state: each LSTM gate reads [reduced, map] of width 2D into one unit.
-  kernel = state.critic.params["stage0_spatial"]["ii"]["kernel"]
+  kernel = state.trainable["critic"].params["stage0_spatial"]["ii"]["kernel"]
   assert kernel.shape == (2 * SIZE * SIZE, 1)
-  assert resnet.num_params(state.critic.params) > 0
+  assert resnet.num_params(state.trainable["critic"].params) > 0
 
 
 # --- The step ------------------------------------------------------------------------------
@@ -293,16 +297,17 @@ def test_train_step_is_pure_traces_once_and_routes_like_vanilla_plus_q():
   # A new step number draws other blocks: other rewards, same trace.
   assert float(m2["prob/substituted"]) != float(m1["prob/substituted"])
   moved = lambda a, b: norm(jax.tree.map(lambda x, y: x - y, a, b)) > 0
-  for group in ("backbone", "actor", "critic", "batch_stats"):
-    assert moved(getattr(s1, group).params, getattr(state, group).params), group
+  for group in ("backbone", "actor", "critic"):
+    assert moved(s1.trainable[group].params, state.trainable[group].params), group
+  assert moved(s1.frozen["batch_stats"], state.frozen["batch_stats"])
 
   # Vanilla, from the same state: L_c alone. The backbone's gradient is the same (L_q and
   # L_r do not reach it); the actor's differs by L_q's; the critic stays put.
   vanilla = small_config("srm", critics=False)
   v1, mv = jax.jit(dreal_steps.make_train_step(vanilla, model))(state, batch, key)
   assert "loss/critic" not in mv and "reward/mean" not in mv
-  chex.assert_trees_all_equal(v1.critic.params, state.critic.params)
-  assert moved(v1.actor.params, state.actor.params)
+  chex.assert_trees_all_equal(v1.trainable["critic"].params, state.trainable["critic"].params)
+  assert moved(v1.trainable["actor"].params, state.trainable["actor"].params)
   np.testing.assert_allclose(m1["grad_norm/backbone"], mv["grad_norm/backbone"], rtol=1e-5)
   assert abs(float(m1["grad_norm/actor"]) - float(mv["grad_norm/actor"])) > 1e-7
   np.testing.assert_allclose(m1["loss/classification"], mv["loss/classification"], rtol=1e-6)
@@ -317,35 +322,11 @@ def test_eval_step_counts_and_masks():
 
 
 def test_weight_decay_skips_srm_bn_and_biases():
-  from attn_rl import dreal_state
   _, _, state, _ = make("srm")
-  mask = dreal_state.weight_decay_mask(state.actor.params)
+  mask = optim.kernel_mask(state.trainable["actor"].params)
   assert mask["attention0"]["cfc"] is False and mask["attention0"]["bn"]["scale"] is False
-  mask = dreal_state.weight_decay_mask(state.backbone.params)
+  mask = optim.kernel_mask(state.trainable["backbone"].params)
   assert mask["block0_conv1"]["kernel"] is True and mask["head"]["bias"] is False
-
-
-def test_one_and_eight_devices_give_the_same_step():
-  assert jax.device_count() == 8
-  results = []
-  for n in (1, 8):
-    config, model, state, batch = make("srm", batch=16)
-    mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": n}))
-    repl = parallel.replicated(mesh)
-    sharding = jax.tree.map(lambda _, r=repl: r, state)
-    step = jax.jit(dreal_steps.make_train_step(config, model),
-                   in_shardings=(sharding, parallel.batch_sharded(mesh), repl),
-                   out_shardings=(sharding, repl))
-    state = jax.device_put(state, repl)
-    batch = parallel.global_batch(jax.device_get(batch), mesh)
-    for _ in range(2):
-      state, metrics = step(state, batch, jax.random.key(1))
-    results.append(jax.device_get((state, metrics)))
-  (s1, m1), (s8, m8) = results
-  for k in m1:
-    np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=1e-5, err_msg=k)
-  for a, b in zip(jax.tree.leaves(s1), jax.tree.leaves(s8), strict=True):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 # --- End to end through the loop -----------------------------------------------------------
@@ -364,10 +345,10 @@ def _clutter_config(arg):
   return c
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_quicktest_trains_checkpoints_and_draws(kind, tmp_path):
-  """Straight through the loop (tests/e2e_test.py also resumes configs/dreal_clutter.py)."""
-  config = _clutter_config(f"{kind},quicktest")
+def test_analysis_restores_the_selected_checkpoint(tmp_path):
+  """Through the loop on a small canvas (tests/contract_test.py runs every config file), then
+  the analysis tool's pieces on the validation-selected checkpoint."""
+  config = _clutter_config("srm,quicktest")
   workdir = str(tmp_path / "w")
   results = loop.train_and_evaluate(config, workdir)
   assert results["finished"] and 0.0 <= results["error"] <= 1.0
@@ -394,8 +375,8 @@ def test_analysis_q_and_reward_are_the_training_step_s(kind):
                                                               batch["label"])
   assert q.shape == r.shape == (len(model.stage_of_block()) * model.maps_per_block, 8)
   _, (metrics, _, _) = dreal_steps.loss_terms(
-      model, config.dreal, state.backbone.params, state.actor.params, state.critic.params,
-      state.batch_stats.params, batch["image"], batch["label"], overrides)
+      model, config.dreal, *(state.trainable[g].params for g in ("backbone", "actor", "critic")),
+      state.frozen["batch_stats"], batch["image"], batch["label"], overrides)
   np.testing.assert_allclose(r[overrides].mean(), metrics["reward/mean"], atol=1e-5)
   np.testing.assert_allclose(q[overrides].mean(), metrics["q/substituted"], atol=1e-6)
 
@@ -420,7 +401,7 @@ def test_config_variants():
   c = _clutter_config("cbam,vanilla,batchmean")
   assert (c.model.attention, c.dreal.critics, c.model.mean_mode) == ("cbam", False, "batch")
   assert _clutter_config(None).model.attention == "se"
-  with pytest.raises(ValueError, match="pick one attention module"):
+  with pytest.raises(ValueError, match="'se' and 'cbam' exclude each other"):
     _clutter_config("se,cbam")
   with pytest.raises(ValueError, match="Unknown config variant 'sse'"):
     _clutter_config("sse")

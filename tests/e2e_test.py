@@ -1,4 +1,5 @@
-"""Every `:quicktest` config end to end: train, validate, checkpoint, resume, test; bad input."""
+"""The loop through the RAM quicktest: signals, NaN, config checks, bad input, the CLI and the
+visualize tool (every config's quicktest end to end: tests/contract_test.py)."""
 
 import glob
 import importlib.util
@@ -11,13 +12,11 @@ import sys
 import jax
 import pytest
 
-from attn_rl import checkpointing, loop, parallel
-from attn_rl.data import pipeline
+from attn_rl.core import checkpointing, loop, parallel
+from attn_rl.data import batching
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
-                 if not os.path.basename(p).startswith("_"))
-# The loop-level tests (resume, signals, bad input) run on this one; each method has its own.
+# The loop-level tests (resume, signals, bad input) run on this one.
 RAM_CONFIG = os.path.join(ROOT, "configs", "ram_clutter.py")
 
 
@@ -39,41 +38,9 @@ def read_metrics(workdir):
     return [json.loads(line) for line in f]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
-def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
-  config = load_config(path)
-  straight = str(tmp_path / "straight")
-  results = loop.train_and_evaluate(config, straight)
-  assert results["finished"] and 0.0 <= results["error"] <= 1.0
-  metrics = read_metrics(straight)
-  assert any("train/loss/total" in m for m in metrics)
-  assert any("val/error" in m for m in metrics) and any("test/error" in m for m in metrics)
-  assert os.path.exists(os.path.join(straight, "config.json"))
-  assert os.path.isdir(os.path.join(straight, "checkpoints", "6"))
-  assert glob.glob(os.path.join(straight, "pictures", "test_*.gif"))
-  assert glob.glob(os.path.join(straight, "pictures", "validation_*.png"))
-
-  # Interrupted after 4 steps, then rerun: the same final state and metrics.
-  resumed = str(tmp_path / "resumed")
-  partial = loop.train_and_evaluate(config, resumed, max_steps_this_run=4)
-  assert not partial["finished"] and partial["step"] == 4
-  # error_m1 only where evaluation has rollouts (not DREAL's deterministic networks).
-  scores = lambda r: {k: r.get(k) for k in ("error", "error_m1", "nll", "selected_step",
-                                            "val_error")}
-  finished = loop.train_and_evaluate(config, resumed)
-  assert scores(finished) == scores(results)
-  last = lambda w: [m for m in read_metrics(w) if m["step"] == 6]
-  strip = lambda ms: [{k: v for k, v in m.items() if k not in ("time", "train/images_per_sec")}
-                      for m in ms]
-  assert strip(last(straight)) == strip(last(resumed))
-  assert [m["step"] for m in read_metrics(resumed) if "val/error" in m] == [3, 6]
-  # A finished run returns its stored results without training (or testing) again.
-  assert loop.train_and_evaluate(config, resumed) == finished
-
-
 def test_sigterm_checkpoints_and_rerun_resumes(tmp_path, monkeypatch):
   config = load_config(RAM_CONFIG)
-  real = pipeline.train_dataset
+  real = batching.train_dataset
 
   def interrupting(batches, start, num_steps, prefetch):
     for i, batch in enumerate(real(batches, start, num_steps, prefetch)):
@@ -81,7 +48,7 @@ def test_sigterm_checkpoints_and_rerun_resumes(tmp_path, monkeypatch):
         os.kill(os.getpid(), signal.SIGTERM)
       yield batch
 
-  monkeypatch.setattr(pipeline, "train_dataset", interrupting)
+  monkeypatch.setattr(batching, "train_dataset", interrupting)
   workdir = str(tmp_path / "w")
   first = loop.train_and_evaluate(config, workdir)
   assert not first["finished"] and first["step"] == 3
@@ -164,7 +131,7 @@ def test_cli_runs_and_visualize_draws(tmp_path):
   subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)
   assert json.load(open(os.path.join(workdir, "results.json")))["finished"]
   out = str(tmp_path / "pics")
-  subprocess.run([sys.executable, "-m", "attn_rl.visualize", f"--workdir={workdir}",
+  subprocess.run([sys.executable, "-m", "attn_rl.tools.visualize", f"--workdir={workdir}",
                   f"--out={out}", "--num=2"], check=True, env=env, cwd=ROOT, capture_output=True)
   assert len(glob.glob(os.path.join(out, "*.gif"))) == 2
   assert len(glob.glob(os.path.join(out, "*.png"))) == 2

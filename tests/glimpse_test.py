@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl.testing import parameterized
 
-from attn_rl.models import glimpse
+from attn_rl.glimpse import sensor as glimpse
 
 
 def reference_glimpse(image, loc, g, k):

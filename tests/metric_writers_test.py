@@ -2,7 +2,7 @@
 
 import json
 
-from attn_rl import metric_writers
+from attn_rl.core import metric_writers
 
 
 def _steps(path):

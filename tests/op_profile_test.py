@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from attn_rl import op_profile
+from attn_rl.tools import op_profile
 
 
 def _loss(w, x):

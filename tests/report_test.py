@@ -5,7 +5,11 @@ import os
 
 import pytest
 
-from attn_rl import loop, report
+from attn_rl.core import provenance
+from attn_rl.methods.dreal import paper as dreal_paper
+from attn_rl.methods.ram import paper as ram_paper
+from attn_rl.methods.topdown import paper as topdown_paper
+from attn_rl.tools import report
 
 
 def _fake_run(root, name, error, error_m1, seed_curve, config=None, **results):
@@ -43,21 +47,22 @@ def test_summary_and_table(tmp_path):
   assert clutter["test_error_std"] == pytest.approx(1.0)
   assert clutter["test_error_m1_mean"] == pytest.approx(8.0)
   assert clutter["hardware"] == ["1 x cpu"]  # Recorded before cpu_model: the devices only.
-  text = report.table(rows)
+  text = ram_paper.table(rows)
   assert "6.00% ± 1.00 (5.00, 6.00, 7.00) (M=8)" in text and "| 4.04% |" in text
   readme = tmp_path / "README.md"
-  readme.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\noutro\n")
-  report.update_readme(str(readme), text)
-  assert readme.read_text() == f"intro\n{report.BEGIN}\n{text}\n{report.END}\noutro\n"
+  begin, end = ram_paper.MARKERS
+  readme.write_text(f"intro\n{begin}\nold\n{end}\noutro\n")
+  report.update_readme(str(readme), text, begin, end)
+  assert readme.read_text() == f"intro\n{begin}\n{text}\n{end}\noutro\n"
   readme.write_text("no markers")
   with pytest.raises(ValueError, match="markers"):
-    report.update_readme(str(readme), text)
+    report.update_readme(str(readme), text, begin, end)
 
 
 def test_config_variant_rows_name_the_variant(tmp_path):
   records = [report.collect_run(_fake_run(tmp_path, name, e, 2 * e, [(10, e)]))
              for name, e in (("ram_mnist_glimpses7_s0", 0.011), ("ram_mnist_s0", 0.012))]
-  lines = report.table(report.summarize(records)).splitlines()[2:]
+  lines = ram_paper.table(report.summarize(records)).splitlines()[2:]
   assert lines[0].startswith("| 28x28 MNIST, 6 glimpses 8x8, 1 scale | `configs/ram_mnist.py` |")
   assert lines[1].startswith(
       "| 28x28 MNIST, 7 glimpses 8x8, 1 scale | `configs/ram_mnist.py:glimpses7` | 1 | 1.10%")
@@ -69,7 +74,7 @@ def test_hardware_names_each_cpu_model(tmp_path):
           for i, cpu in enumerate(("AMD EPYC 7B13", "Intel(R) Xeon(R) Processor", "AMD EPYC 7B13"))]
   (row,) = report.summarize([report.collect_run(d) for d in runs])
   assert row["hardware"] == ["1 x cpu, AMD EPYC 7B13", "1 x cpu, Intel(R) Xeon(R) Processor"]
-  assert loop.provenance()["cpu_model"]  # This machine's, never empty.
+  assert provenance.provenance()["cpu_model"]  # This machine's, never empty.
 
 
 def test_collect_copies_outputs_not_checkpoints(tmp_path):
@@ -105,7 +110,7 @@ def test_ablation_table_reads_arms_from_configs(tmp_path):
   assert records[0]["command"] == command
   assert records[2]["command"].startswith("python -m attn_rl.main --config=configs/td_ram.py")
   rows = report.summarize(records)
-  text = report.ablation_table(rows)
+  text = topdown_paper.table(rows)
   lines = text.splitlines()[2:]
   # The arm comes from the config: RAM first, then the full model, then our RAM for scale.
   assert lines[0].startswith("| 6 | RAM (conv glimpse network) | 1 | 6000 | 35.00% (M=8)")
@@ -115,13 +120,16 @@ def test_ablation_table_reads_arms_from_configs(tmp_path):
   assert "our RAM from the RAM table (`configs/ram_clutter100.py`" in lines[2]
   assert "| 10.83% |" not in lines[2]  # Not in the column of Chen et al.'s figures.
   # The RAM table leaves the top-down runs out.
-  assert "td_full" not in report.table(rows) and "ram_clutter100_s0" in report.table(rows)
+  assert "td_full" not in ram_paper.table(rows) and "ram_clutter100_s0" in ram_paper.table(rows)
 
 
 def test_command_line():
-  assert loop.command_line(["/repo/attn_rl/main.py", "--config=configs/x.py:a,b", "--w=a b"]) == (
+  argv = ["/repo/attn_rl/main.py", "--config=configs/x.py:a,b", "--w=a b"]
+  assert provenance.command_line(argv) == (
       "python -m attn_rl.main --config=configs/x.py:a,b '--w=a b'")
-  assert loop.command_line(["/usr/bin/pytest", "-q"]) == "/usr/bin/pytest -q"
+  assert provenance.command_line(["/usr/bin/pytest", "-q"]) == "/usr/bin/pytest -q"
+  assert provenance.command_line(["/repo/attn_rl/tools/report.py", "--readme="]) == (
+      "python -m attn_rl.tools.report --readme=")
 
 
 def test_dreal_table_pairs_vanilla_and_critics(tmp_path):
@@ -133,8 +141,8 @@ def test_dreal_table_pairs_vanilla_and_critics(tmp_path):
           ("d_cbam_s0", 0.04, "cbam", True))
   records = [report.collect_run(_fake_run(tmp_path, name, e, e, [(10, e)], config(a, c)))
              for name, e, a, c in runs]
-  lines = report.dreal_table(report.summarize(records)).splitlines()[2:]
+  lines = dreal_paper.table(report.summarize(records)).splitlines()[2:]
   assert [line.split(" | ")[:2] for line in lines] == [
       ["| CBAM", "yes"], ["| SE", "no (vanilla)"], ["| SE", "yes"]]
   assert "| 2000 | 6.00% |" in lines[1]
-  assert "d_se" not in report.table(report.summarize(records))
+  assert "d_se" not in ram_paper.table(report.summarize(records))

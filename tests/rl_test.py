@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attn_rl import distributions, losses
+from attn_rl.rl import distributions, supervised
+from attn_rl.rl import policy_gradient as losses
 
 
 class LossValuesTest(chex.TestCase):
@@ -32,8 +33,8 @@ class LossValuesTest(chex.TestCase):
     np.testing.assert_array_equal(jax.grad(losses.baseline_loss, argnums=1)(b, jnp.array(1.0)), 0)
 
   def test_correct_reward(self):
-    assert losses.correct_reward(jnp.array([0.1, 3.0, 0.2]), jnp.array(1)) == 1.0
-    assert losses.correct_reward(jnp.array([0.1, 3.0, 0.2]), jnp.array(2)) == 0.0
+    assert supervised.correct_reward(jnp.array([0.1, 3.0, 0.2]), jnp.array(1)) == 1.0
+    assert supervised.correct_reward(jnp.array([0.1, 3.0, 0.2]), jnp.array(2)) == 0.0
 
   def test_gaussian_log_prob_matches_formula(self):
     x, m, s = np.array([0.3, -0.2]), np.array([0.1, 0.1]), 0.2

@@ -28,7 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from attn_rl.models import attention as attention_lib
+from attn_rl.backbones import attention as attention_lib
 
 # name -> (block kind, stage sizes, widths, stem).
 ARCHS = {

@@ -1,9 +1,13 @@
-"""Orbax checkpoints: one item per component TrainState plus a JSON item of metadata.
+"""Orbax checkpoints: one item per trainable group and frozen collection, plus JSON metadata.
 
 Restores go against an abstract target (shapes, dtypes and shardings of a freshly
 initialised state), so a checkpoint written on 8 devices restores on 1 and the reverse.
 The metadata holds the config the checkpoint was written with; resuming under a config that
 differs in anything but the keys of `RESUMABLE_CHANGES` is refused with the differences.
+
+Layouts. Since `state_layout` 2 (the one-folder-per-method redesign) a frozen collection is
+saved as its plain pytree; checkpoints written before stored it as a TrainState with an
+identity optimizer (`step`, `params`, empty `opt_state`), and restore still reads those.
 """
 
 from __future__ import annotations
@@ -11,10 +15,15 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 import ml_collections
+import optax
 import orbax.checkpoint as ocp
+from flax import traverse_util
+from flax.training import train_state
 
-from attn_rl import state as state_lib
+# Version of the item layout written by `Checkpointer.save` (module docstring).
+STATE_LAYOUT = 2
 
 # Keys (dotted prefixes) that may change between a checkpoint and the run resuming it.
 RESUMABLE_CHANGES = (
@@ -33,14 +42,9 @@ class ConfigMismatchError(ValueError):
   """The workdir's checkpoint was written under a different config."""
 
 
-def flatten(d: dict, prefix: str = "") -> dict:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
+def flatten(d: dict) -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}."""
+  return traverse_util.flatten_dict(d, sep=".")
 
 
 def _json_like(value):
@@ -61,7 +65,12 @@ def fill_added_keys(config: ml_collections.ConfigDict, defaults: ml_collections.
         config[group][name] = old
 
 
-def config_differences(saved: dict, current: dict) -> list[str]:
+def config_differences(saved: dict, current: dict, retired: tuple[str, ...] = ()) -> list[str]:
+  """Differences that forbid resuming `saved`'s checkpoint under `current`.
+
+  retired: keys the method no longer has (a redesign dropped them as unused): present in an
+  old checkpoint's config and absent now, they are no difference.
+  """
   a = {k: _json_like(v) for k, v in flatten(saved).items()}
   b = {k: _json_like(v) for k, v in flatten(current).items()}
   diffs = []
@@ -70,12 +79,14 @@ def config_differences(saved: dict, current: dict) -> list[str]:
       continue
     if key not in a and key in ADDED_KEYS and b.get(key) == ADDED_KEYS[key]:
       continue
+    if key not in b and key in retired:
+      continue
     diffs.append(f"{key}: checkpoint {a.get(key, '<absent>')!r}, now {b.get(key, '<absent>')!r}")
   return diffs
 
 
 class Checkpointer:
-  """A CheckpointManager for states made of TrainState components."""
+  """A CheckpointManager for `core.state.State`s."""
 
   def __init__(self, directory: str, *, max_to_keep: int, async_save: bool = True):
     self.directory = directory
@@ -90,7 +101,8 @@ class Checkpointer:
     return self.manager.latest_step()
 
   def save(self, step: int, state, meta: dict, *, force: bool = True) -> None:
-    items = {k: ocp.args.StandardSave(v) for k, v in state_lib.components(state).items()}
+    items = {k: ocp.args.StandardSave(v) for k, v in state.items().items()}
+    meta = {**meta, "state_layout": STATE_LAYOUT}
     self.manager.save(
         int(step), args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items), force=force
     )
@@ -102,25 +114,29 @@ class Checkpointer:
   def restore(self, abstract_state, step: int | None = None):
     """(state, meta) from `step` (default latest), placed as `abstract_state`'s shardings."""
     step = self.latest_step() if step is None else step
-    items = {
-        k: ocp.args.StandardRestore(v) for k, v in state_lib.components(abstract_state).items()
-    }
+    old_layout = self.read_meta(step).get("state_layout", 1) < 2
+    targets = dict(abstract_state.trainable)
+    for name, tree in abstract_state.frozen.items():
+      targets[name] = _as_old_train_state(tree) if old_layout else tree
+    items = {k: ocp.args.StandardRestore(v) for k, v in targets.items()}
     restored = self.manager.restore(
         step, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items)
     )
-    parts = {k: restored[k] for k in items}
     # Restored leaves are arrays; static fields (apply_fn, tx) come from the abstract state.
-    state = abstract_state.replace(**{
-        k: getattr(abstract_state, k).replace(
-            step=v.step, params=v.params, opt_state=v.opt_state) for k, v in parts.items()
-    })
-    return state, restored["meta"]
+    trainable = {
+        k: v.replace(step=restored[k].step, params=restored[k].params,
+                     opt_state=restored[k].opt_state)
+        for k, v in abstract_state.trainable.items()
+    }
+    frozen = {k: restored[k].params if old_layout else restored[k]
+              for k in abstract_state.frozen}
+    return abstract_state.replace(trainable=trainable, frozen=frozen), restored["meta"]
 
-  def check_config(self, config_dict: dict) -> None:
+  def check_config(self, config_dict: dict, retired: tuple[str, ...] = ()) -> None:
     if self.latest_step() is None:
       return
     saved = self.read_meta().get("config", {})
-    diffs = config_differences(saved, config_dict)
+    diffs = config_differences(saved, config_dict, retired)
     if diffs:
       raise ConfigMismatchError(
           f"The checkpoint in {self.directory} was written under another config:\n  "
@@ -142,3 +158,10 @@ class Checkpointer:
 def abstract_like(state, sharding):
   """ShapeDtypeStructs with `sharding` for every array leaf of `state`."""
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), state)
+
+
+def _as_old_train_state(tree):
+  """The abstract TrainState that layout-1 checkpoints saved a frozen collection as."""
+  leaf = jax.tree.leaves(tree)[0]
+  old = train_state.TrainState.create(apply_fn=None, params=tree, tx=optax.identity())
+  return old.replace(step=jax.ShapeDtypeStruct((), jnp.int32, sharding=leaf.sharding))

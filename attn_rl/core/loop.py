@@ -1,23 +1,23 @@
 """train_and_evaluate: build, resume, train, validate, checkpoint, and test once at the end.
 
+Generic over the `Method` record (`core/method.py`): the method builds the model, state and
+steps; its evaluator turns eval sums into metrics; its selection metric and direction pick the
+checkpoint that is tested. Nothing here knows what the method computes.
+
 Workdir layout:
   config.json         the config of the latest start
   metrics.jsonl       one JSON object per log or evaluation (train/*, val/*, test/*)
   checkpoints/        latest Orbax checkpoints (resume from here)
-  best/               the checkpoint with the lowest validation error (model selection)
-  pictures/           glimpse trajectories of validation images at each evaluation
-  results.json        test error of the validation-selected checkpoint, written once
+  best/               the checkpoint with the best validation metric (model selection)
+  pictures/           the method's pictures of validation images at each evaluation
+  results.json        test metrics of the validation-selected checkpoint, written once
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import shlex
 import signal
-import subprocess
-import sys
 import time
 
 import jax
@@ -26,9 +26,11 @@ import numpy as np
 from absl import logging
 from etils import epath
 
-from attn_rl import checkpointing, config_lib, methods, parallel
-from attn_rl import metric_writers as writers
-from attn_rl.data import pipeline
+from attn_rl.core import checkpointing, evaluators, parallel
+from attn_rl.core import method as method_lib
+from attn_rl.core import metric_writers as writers
+from attn_rl.core.provenance import command_line, provenance  # noqa: F401 (re-exported)
+from attn_rl.data import batching, pipeline
 
 
 class _StopRequest:
@@ -63,79 +65,6 @@ def _truncate_metrics(path: epath.Path, last_step: int) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
-def _git(*args: str) -> str | None:
-  try:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                          cwd=os.path.dirname(__file__)).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return None
-
-
-def command_line(argv: list[str] | None = None) -> str:
-  """The command that started this process, as typed: `python -m attn_rl.main ...`."""
-  argv = sys.argv if argv is None else argv
-  program = argv[0]
-  package = os.path.basename(os.path.dirname(program))
-  if package == "attn_rl" and program.endswith(".py"):
-    program = f"python -m attn_rl.{os.path.splitext(os.path.basename(program))[0]}"
-  return " ".join([program, *map(shlex.quote, argv[1:])])
-
-
-def provenance() -> dict:
-  """Where and with what a result was produced (goes into results.json).
-
-  Call it when the run starts: the code that ran is HEAD at that moment, plus local edits
-  when `git_dirty` is true.
-  """
-  status = _git("status", "--porcelain", "--untracked-files=no")
-  return {
-      "command": command_line(),
-      "git_commit": _git("rev-parse", "HEAD"),
-      "git_dirty": None if status is None else bool(status),
-      "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-      "jax": jax.__version__,
-      "backend": jax.default_backend(),
-      "devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}",
-      "cpu_count": os.cpu_count(),
-      "cpu_model": cpu_model(),
-      "machine": platform.platform(),
-  }
-
-
-def cpu_model() -> str:
-  """The host CPU's model name (Linux /proc/cpuinfo), else platform.processor().
-
-  Recorded because CPU throughput and run times differ between machines of one kind (the
-  project's 2-core machines have been AMD EPYC and Intel Xeon with AVX-512).
-  """
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
-
-
-def summarize_eval_sums(sums: dict) -> dict:
-  """Sums over examples from an eval step -> rates.
-
-  `count` is the number of real examples; `correct<suffix>` becomes `error<suffix>`
-  (1 - accuracy); every other key is averaged per example (e.g. `nll`).
-  """
-  count = float(sums["count"])
-  out = {}
-  for k, v in sums.items():
-    if k == "count":
-      continue
-    if k.startswith("correct"):
-      out["error" + k[len("correct"):]] = 1.0 - float(v) / count
-    else:
-      out[k] = float(v) / count
-  return out
-
-
 def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None = None) -> dict:
   """Trains config.method; returns the final results (also in workdir/results.json).
 
@@ -143,8 +72,10 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   returns its stored results. `max_steps_this_run` stops (with a checkpoint) after that many
   steps, for jobs with a time limit; the next call continues.
   """
-  method = methods.get(config.method)
+  method = method_lib.get(config.method)
   method.validate(config)
+  evaluator = evaluators.get(method.evaluator)
+  metric = method.selection_metric
   mesh = parallel.make_mesh(config.mesh)
   parallel.check_divisible(config.train.batch_size, mesh, "train.batch_size")
   parallel.check_divisible(config.eval.batch_size, mesh, "eval.batch_size")
@@ -161,7 +92,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   )
   best = checkpointing.Checkpointer(str(workdir / "best"), max_to_keep=1)
   config_dict = config.to_dict()
-  latest.check_config(config_dict)
+  latest.check_config(config_dict, method.retired_keys)
   if is_main:
     (workdir / "config.json").write_text(json.dumps(config_dict, indent=1, default=str))
 
@@ -172,7 +103,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
       config.data, "validation", seed=config.seed, global_batch=config.eval.batch_size, **proc
   )
 
-  model = method.make_model(config)
+  model = method.make_model(config, pipeline.num_classes(config.data))
   init_key, train_key, eval_key, picture_key = jax.random.split(jax.random.key(config.seed), 4)
   repl = parallel.replicated(mesh)
   batch_sharding = parallel.batch_sharded(mesh)
@@ -190,7 +121,8 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     start, wall_before = 0, 0.0
   run_started = time.time()
   started_with = provenance()
-  best_val = best.read_meta()["val_error"] if best.latest_step() is not None else float("inf")
+  best_val = (best.read_meta()[f"val_{metric}"] if best.latest_step() is not None
+              else method.worst())
 
   num_steps = config.train.num_steps
   if start >= num_steps and results_path.exists():
@@ -219,11 +151,11 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
       batch = parallel.global_batch({k: b[k] for k in ("image", "label", "mask")}, mesh)
       out = eval_step(state, batch, jax.random.fold_in(eval_key, i))
       sums = out if sums is None else jax.tree.map(lambda a, b: a + b, sums, out)
-    return summarize_eval_sums(jax.device_get(sums))
+    return evaluator.summarize(jax.device_get(sums))
 
   def write_pictures(state, step: int, eval_batches, split: str) -> list[str]:
     n = min(config.eval.num_pictures, len(eval_batches[0]["image"]))
-    if not (is_main and n):
+    if not (is_main and n and method.save_pictures):
       return []
     params = jax.tree.map(lambda x: x.addressable_data(0), method.inference_params(state))
     images = eval_batches[0]["image"][:n]
@@ -266,7 +198,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
     last_good["step"] = step
 
   end = num_steps if max_steps_this_run is None else min(num_steps, start + max_steps_this_run)
-  data = pipeline.train_dataset(batches, start, num_steps, config.data.prefetch)
+  data = batching.train_dataset(batches, start, num_steps, config.data.prefetch)
   window_start, window_steps = time.time(), 0
   step = start
   with _StopRequest() as stop:
@@ -287,9 +219,9 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
         writer.write_scalars(step, {f"val/{k}": v for k, v in val.items()})
         logging.info("step %d  validation %s", step,
                      "  ".join(f"{k} {v:.4f}" for k, v in val.items()))
-        if val["error"] < best_val:
-          best_val = val["error"]
-          best.save(step, state, {"step": step, "val_error": best_val, "config": config_dict})
+        if method.better(val[metric], best_val):
+          best_val = val[metric]
+          best.save(step, state, {"step": step, f"val_{metric}": best_val, "config": config_dict})
         write_pictures(state, step, val_batches, "validation")
         window_start, window_steps = time.time(), 0
       if step % config.ckpt.every_steps == 0 or step == end or stopping:
@@ -306,8 +238,8 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
              "train_seconds": wall_before + time.time() - run_started, **started_with,
              "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
   if step >= num_steps:
-    results.update(_test_once(config, method, best, abstract, repl, evaluate, write_pictures,
-                              proc))
+    results.update(_test_once(config, best, abstract, repl, evaluate, write_pictures, proc,
+                              metric))
     writer.write_scalars(step, {f"test/{k}": v for k, v in results["test"].items()})
     if is_main:
       results_path.write_text(json.dumps(results, indent=1))
@@ -320,7 +252,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   return results
 
 
-def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, proc) -> dict:
+def _test_once(config, best, abstract, repl, evaluate, write_pictures, proc, metric) -> dict:
   """Scores the validation-selected checkpoint on the test split (the only test access)."""
   test_batches, num_test = pipeline.make_batches(
       config.data, "test", seed=config.seed, global_batch=config.eval.batch_size, **proc
@@ -332,7 +264,7 @@ def _test_once(config, method, best, abstract, repl, evaluate, write_pictures, p
       **test,
       "test": test,
       "selected_step": int(meta["step"]),
-      "val_error": float(meta["val_error"]),
+      f"val_{metric}": float(meta[f"val_{metric}"]),
       "eval_rollouts": config.eval.get("num_rollouts"),
       "num_test": num_test,
   }
@@ -347,9 +279,9 @@ def load_trained(workdir: str):
   config = ml_collections.ConfigDict(json.loads(path.read_text()))
   with config.unlocked():
     config.mesh.data = 1
-  checkpointing.fill_added_keys(config, config_lib.defaults(config.method))
-  method = methods.get(config.method)
-  model = method.make_model(config)
+  method = method_lib.get(config.method)
+  checkpointing.fill_added_keys(config, method.defaults())
+  model = method.make_model(config, pipeline.num_classes(config.data))
   mesh = parallel.make_mesh(config.mesh)
   shape = pipeline.image_shape(config.data)
   abstract = jax.eval_shape(

@@ -58,12 +58,6 @@ class MetricWriter:
       for k, v in values.items():
         self._tb.add_scalar(k, v, int(step))
 
-  def write_images(self, step: int, images: dict) -> None:
-    """images: {name: uint8 [H, W, 3]}; TensorBoard only (PNGs are written by viz)."""
-    if self._enabled and self._tb is not None:
-      for k, v in images.items():
-        self._tb.add_image(k, np.asarray(v), int(step), dataformats="HWC")
-
   def write_hparams(self, hparams: dict) -> None:
     if self._enabled and self._tb is not None:
       flat = {k: v for k, v in hparams.items() if isinstance(v, int | float | str | bool)}

@@ -1,14 +1,17 @@
-"""Training state: one Flax TrainState per component, each with its own optimizer state.
+"""One training state for every method: trainable groups and frozen collections.
 
-RAM's components: `classifier` (glimpse, core and action networks; trained by
-cross-entropy), `location` (the policy; trained by REINFORCE) and `baseline` (trained by
-the squared error to the reward). Keeping them apart makes "only the intended component
-moved" a property one can check, and lets each component have its own optimizer moments.
+Each trainable group (RAM's `classifier`, `location`, `baseline`; DREAL's `backbone`, `actor`,
+`critic`, ...) is its own `flax.training.train_state.TrainState` with its own optimizer, as the
+design asks: "only the intended component moved" is then a property one can check, and each
+component keeps its own optimizer moments. Frozen collections (BatchNorm running averages, a
+target network) are plain pytrees beside them: no optimizer, no fake TrainState, and they move
+only by an explicit replacement in the step. `Checkpointer` saves every group and collection as
+one Orbax item of the same name.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,95 +19,56 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-RAM_GROUPS = {
-    "classifier": ("glimpse", "core", "action"),
-    "location": ("location",),
-    "baseline": ("baseline",),
-}
 
+class State(struct.PyTreeNode):
+  """trainable {name: TrainState}, frozen {name: pytree}; `clock` names the group whose step
+  counts training steps (every step updates it)."""
 
-class RAMState(struct.PyTreeNode):
-  classifier: train_state.TrainState
-  location: train_state.TrainState
-  baseline: train_state.TrainState
+  trainable: dict[str, train_state.TrainState]
+  frozen: dict[str, Any]
+  clock: str = struct.field(pytree_node=False)
 
   @property
   def step(self) -> jax.Array:
-    return self.classifier.step
+    return self.trainable[self.clock].step
 
-  def params(self) -> dict:
-    """All network parameters merged into {network: params}."""
-    return {**self.classifier.params, **self.location.params, **self.baseline.params}
+  def params(self, *names: str) -> dict:
+    """The named groups' (default: all) parameters merged into {network: params}."""
+    out = {}
+    for name in names or self.trainable:
+      out.update(self.trainable[name].params)
+    return out
 
+  def apply_gradients(self, grads: dict) -> State:
+    """One optimizer step for each group in `grads` ({name: gradients}); others unchanged."""
+    updated = {name: self.trainable[name].apply_gradients(grads=g) for name, g in grads.items()}
+    return self.replace(trainable={**self.trainable, **updated})
 
-def components(state) -> dict[str, train_state.TrainState]:
-  """{name: TrainState} of a state dataclass, in field order."""
-  return {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+  def replace_frozen(self, **collections) -> State:
+    """A state with the named frozen collections replaced."""
+    unknown = set(collections) - set(self.frozen)
+    if unknown:
+      raise KeyError(f"No frozen collection {sorted(unknown)}; have {sorted(self.frozen)}.")
+    return self.replace(frozen={**self.frozen, **collections})
 
-
-def make_schedule(optim_config, num_steps: int) -> optax.Schedule:
-  c = optim_config
-  if c.schedule == "constant":
-    return optax.constant_schedule(c.learning_rate)
-  if c.schedule == "cosine":
-    return optax.warmup_cosine_decay_schedule(
-        0.0, c.learning_rate, c.warmup_steps, max(num_steps, c.warmup_steps + 1),
-        end_value=c.learning_rate * c.final_lr_fraction,
-    )
-  if c.schedule == "exponential":
-    # Decays to final_lr_fraction of the peak by the last step.
-    return optax.exponential_decay(
-        c.learning_rate, transition_steps=max(num_steps, 1), decay_rate=c.final_lr_fraction,
-    )
-  if c.schedule == "piecewise":
-    # The ResNet recipe: the rate divided by 10 every `decay_every_steps` steps.
-    return optax.exponential_decay(
-        c.learning_rate, transition_steps=c.decay_every_steps, decay_rate=0.1, staircase=True,
-    )
-  raise ValueError(
-      "optim.schedule must be 'constant', 'cosine', 'exponential' or 'piecewise', "
-      f"got {c.schedule!r}"
-  )
+  def items(self) -> dict:
+    """{item name: pytree} as checkpoints hold them: every group and every collection."""
+    clash = set(self.trainable) & set(self.frozen)
+    if clash:
+      raise ValueError(f"Names {sorted(clash)} are both trainable groups and frozen collections.")
+    return {**self.trainable, **self.frozen}
 
 
-def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None, lr_scale: float = 1.0
-                   ) -> optax.GradientTransformation:
-  """`optim.weight_decay` (absent or 0: none) adds L2 weight decay to the gradient before the
-  optimizer, as torch.optim.SGD does, on the leaves where `weight_decay_mask` (a pytree of
-  bools or a function of the params) is true (all leaves if None). `lr_scale` multiplies the
-  whole learning-rate schedule (a component trained more slowly than the others)."""
-  c = optim_config
-  schedule = make_schedule(c, num_steps)
-  if lr_scale != 1.0:
-    base_schedule = schedule
-    schedule = lambda step: lr_scale * base_schedule(step)
-  if c.name == "adam":
-    opt = optax.adam(schedule)
-  elif c.name == "sgd":
-    opt = optax.sgd(schedule, momentum=c.momentum, nesterov=False)
-  else:
-    raise ValueError(f"optim.name must be 'adam' or 'sgd', got {c.name!r}")
-  if c.get("weight_decay", 0.0):
-    opt = optax.chain(optax.add_decayed_weights(c.weight_decay, mask=weight_decay_mask), opt)
-  if c.grad_clip_norm:
-    opt = optax.chain(optax.clip_by_global_norm(c.grad_clip_norm), opt)
-  return opt
+def create_train_state(params, tx: optax.GradientTransformation) -> train_state.TrainState:
+  # An array step, as after jit, not a Python int.
+  return train_state.TrainState.create(apply_fn=None, params=params, tx=tx).replace(
+      step=jnp.zeros((), jnp.int32))
 
 
-def location_lr_scale(optim_config, component: str) -> float:
-  """`optim.location_lr_scale` for the `location` component, 1 for every other."""
-  return optim_config.location_lr_scale if component == "location" else 1.0
-
-
-def create_ram_state(params: dict, optim_config, num_steps: int) -> RAMState:
-  """Splits {network: params} into the RAM components, each with a fresh optimizer.
-
-  The location network's learning rate is `optim.location_lr_scale` times the others'.
-  """
-  parts = {}
-  for name, nets in RAM_GROUPS.items():
-    parts[name] = train_state.TrainState.create(
-        apply_fn=None, params={n: params[n] for n in nets},
-        tx=make_optimizer(optim_config, num_steps, lr_scale=location_lr_scale(optim_config, name)),
-    ).replace(step=jnp.zeros((), jnp.int32))  # An array, as after jit, not a Python int.
-  return RAMState(**parts)
+def create(groups: dict[str, tuple[Any, optax.GradientTransformation]], *, clock: str,
+           frozen: dict[str, Any] | None = None) -> State:
+  """A State from {group: (params, optimizer)} and {collection: pytree}."""
+  if clock not in groups:
+    raise ValueError(f"clock={clock!r} must name one of the groups {sorted(groups)}.")
+  return State(trainable={n: create_train_state(p, tx) for n, (p, tx) in groups.items()},
+               frozen=dict(frozen or {}), clock=clock)

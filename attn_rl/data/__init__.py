@@ -1,1 +1,1 @@
-"""Data: tfds sources, synthetic translated/cluttered canvases, grain pipelines."""
+"""Data: tfds sources and splits, synthetic canvases and images, and the batching over them."""

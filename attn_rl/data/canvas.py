@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-TASKS = ("plain", "translated", "cluttered")
+from attn_rl.data.config import TASKS  # noqa: F401 (the task names, re-exported)
+
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 

@@ -1,27 +1,17 @@
 """Digit sources: decode a tfds split once into memory, or make a synthetic stand-in.
 
-Splits. tfds `mnist` has `train` (60,000) and `test` (10,000). We carve the validation
-split from `train`: a permutation of the 60,000 training records drawn with the fixed seed
-`VALIDATION_SEED` puts its last `data.num_validation` records (default 10,000) into
-`validation` and the rest into `train`. The carve does not depend on `config.seed`, so every
-run of every seed selects models on the same validation images. `test` is the tfds test split,
-scored once at the end of a run.
+Splits (`splits.py`): tfds `mnist` has `train` (60,000) and `test` (10,000); `validation` is
+10,000 records carved from `train` by a fixed permutation, `train` the other 50,000.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 
-# Fixed seed of the train/validation carve; changing it changes every published number.
-VALIDATION_SEED = 20140624
-SPLITS = ("train", "validation", "test")
-
-
-class DatasetNotFoundError(FileNotFoundError):
-  """The prepared tfds dataset is not where the config and TFDS_DATA_DIR say."""
+from attn_rl.data import splits
+from attn_rl.data.splits import DatasetNotFoundError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,15 +28,6 @@ class Digits:
 
   def __len__(self) -> int:
     return len(self.labels)
-
-
-def resolve_data_dir(data_dir: str | None) -> str:
-  """The tfds data dir: the config's value, else $TFDS_DATA_DIR, else tfds' default."""
-  if data_dir:
-    return os.path.expanduser(data_dir)
-  if os.environ.get("TFDS_DATA_DIR"):
-    return os.path.expanduser(os.environ["TFDS_DATA_DIR"])
-  return os.path.expanduser("~/tensorflow_datasets")
 
 
 def _read_tfds_split(name: str, split: str, data_dir: str) -> Digits:
@@ -97,25 +78,19 @@ def synthetic_digits(num: int, *, seed: int, size: int = 28, num_classes: int = 
 
 def load_digits(data_config, split: str) -> Digits:
   """Decoded digits of `split` in {'train', 'validation', 'test'} (see module docstring)."""
-  if split not in SPLITS:
-    raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+  if split not in splits.SPLITS:
+    raise ValueError(f"split must be one of {splits.SPLITS}, got {split!r}")
   if data_config.source == "synthetic":
     seed = {"train": 0, "validation": 1, "test": 2}[split]
     num = {"train": 2048, "validation": 512, "test": 512}[split]
     digits = synthetic_digits(num, seed=seed)
   elif data_config.source == "tfds":
-    data_dir = resolve_data_dir(data_config.tfds_data_dir)
+    data_dir = splits.resolve_data_dir(data_config.tfds_data_dir)
     if split == "test":
       digits = _read_tfds_split(data_config.dataset, "test", data_dir)
     else:
       full = _read_tfds_split(data_config.dataset, "train", data_dir)
-      if not 0 < data_config.num_validation < len(full):
-        raise ValueError(
-            f"data.num_validation={data_config.num_validation} must be in (0, {len(full)})."
-        )
-      order = np.random.default_rng(VALIDATION_SEED).permutation(len(full))
-      cut = len(full) - data_config.num_validation
-      idx = np.sort(order[:cut] if split == "train" else order[cut:])
+      idx = splits.carve(len(full), data_config.num_validation, split)
       digits = Digits(full.images[idx], full.labels[idx])
   else:
     raise ValueError(f"data.source must be 'tfds' or 'synthetic', got {data_config.source!r}")

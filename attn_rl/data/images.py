@@ -1,9 +1,8 @@
 """Natural-image datasets (CIFAR-10, ImageNet) read lazily with `tfds.data_source`, with
 deterministic augmentation.
 
-Splits. As for digits (`sources.py`), the validation split is carved from tfds `train` with the
-fixed seed `sources.VALIDATION_SEED` (its last `data.num_validation` records of a permutation),
-so that model selection never sees the test split. `test` is tfds `test` for CIFAR-10 and
+Splits. As for digits, the validation split is carved from tfds `train` (`splits.carve`), so
+that model selection never sees the test split. `test` is tfds `test` for CIFAR-10 and
 tfds `validation` for imagenet2012 (the usual ImageNet "val" numbers; its labels are public).
 
 Records stay on disk (ArrayRecord) and are decoded per batch, so ImageNet need not fit in
@@ -23,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from attn_rl.data import sources
+from attn_rl.data import digits, splits
 
 # tfds name -> (augmentation, tfds split used as 'test', number of classes).
 DATASETS = {
@@ -42,7 +41,7 @@ class ImageSource:
     return len(self._index)
 
   def get(self, indices: np.ndarray):
-    if isinstance(self._records, sources.Digits):  # Synthetic: arrays in memory.
+    if isinstance(self._records, digits.Digits):  # Synthetic: arrays in memory.
       rows = self._index[indices]
       return list(self._records.images[rows]), self._records.labels[rows]
     records = self._records.__getitems__([int(i) for i in self._index[indices]])
@@ -51,14 +50,14 @@ class ImageSource:
     return images, np.asarray([int(r["label"]) for r in records], np.int32)
 
 
-def _synthetic(num: int, *, seed: int, size: int, num_classes: int) -> sources.Digits:
+def _synthetic(num: int, *, seed: int, size: int, num_classes: int) -> digits.Digits:
   rng = np.random.default_rng(seed)
   patterns = np.random.default_rng(4321).integers(0, 256, (num_classes, 4, 4, 3))
   labels = rng.integers(0, num_classes, num).astype(np.int32)
   reps = -(-size // 4)
   images = np.kron(patterns[labels], np.ones((1, reps, reps, 1)))[:, :size, :size]
   noisy = images + rng.normal(0, 40, images.shape)
-  return sources.Digits(np.clip(noisy, 0, 255).astype(np.uint8), labels)
+  return digits.Digits(np.clip(noisy, 0, 255).astype(np.uint8), labels)
 
 
 def load_images(data_config, split: str) -> ImageSource:
@@ -73,11 +72,11 @@ def load_images(data_config, split: str) -> ImageSource:
   else:
     import tensorflow_datasets as tfds  # Heavy import; only the tfds path pays for it.
 
-    data_dir = sources.resolve_data_dir(data_config.tfds_data_dir)
+    data_dir = splits.resolve_data_dir(data_config.tfds_data_dir)
     name = data_config.dataset
     builder = tfds.builder(name, data_dir=data_dir)
     if not builder.is_prepared():
-      raise sources.DatasetNotFoundError(
+      raise splits.DatasetNotFoundError(
           f"tfds dataset {name!r} is not prepared under {data_dir!r}. Build it in ArrayRecord "
           f"format (imagenet2012 needs the manual download in <data_dir>/downloads/manual):\n"
           f"  tfds build {name} --file_format=array_record --data_dir={data_dir}\n"
@@ -86,12 +85,7 @@ def load_images(data_config, split: str) -> ImageSource:
     records = tfds.data_source(name, split=tfds_split, data_dir=data_dir)
     index = np.arange(len(records))
     if split != "test":
-      if not 0 < data_config.num_validation < len(records):
-        raise ValueError(f"data.num_validation={data_config.num_validation} must be in "
-                         f"(0, {len(records)}).")
-      order = np.random.default_rng(sources.VALIDATION_SEED).permutation(len(records))
-      cut = len(records) - data_config.num_validation
-      index = np.sort(order[:cut] if split == "train" else order[cut:])
+      index = splits.carve(len(records), data_config.num_validation, split)
   limit = data_config.limit_train if split == "train" else data_config.limit_eval
   if limit:
     index = index[:limit]
@@ -145,59 +139,3 @@ def make_batch(source: ImageSource, data_config, positions: np.ndarray, *, seed:
       for im, p in zip(images, positions, strict=True)
   ])
   return {"image": np.ascontiguousarray(out), "label": labels}
-
-
-class ImageTrainBatches:
-  """As `pipeline.TrainBatches` (same permutation rule), for natural images."""
-
-  def __init__(self, data_config, source: ImageSource, *, seed, global_batch, process_index=0,
-               process_count=1):
-    if global_batch % process_count:
-      raise ValueError(
-          f"train.batch_size={global_batch} does not divide over {process_count} processes.")
-    self.steps_per_epoch = len(source) // global_batch
-    if self.steps_per_epoch == 0:
-      raise ValueError(
-          f"train.batch_size={global_batch} exceeds the {len(source)} training examples.")
-    self._config, self._source, self._seed, self._global = data_config, source, seed, global_batch
-    self._local = global_batch // process_count
-    self._offset = process_index * self._local
-
-  def __call__(self, step: int) -> dict[str, np.ndarray]:
-    epoch, i = divmod(step, self.steps_per_epoch)
-    perm = np.random.default_rng([self._seed, epoch]).permutation(len(self._source))
-    positions = perm[i * self._global:(i + 1) * self._global][self._offset:
-                                                               self._offset + self._local]
-    return make_batch(self._source, self._config, positions, seed=self._seed, epoch=epoch)
-
-
-class ImageEvalBatches:
-  """A list-like of this process's evaluation batches, decoded when indexed (not kept).
-
-  Padding as in `pipeline.eval_batches`: `mask` is 0 on padding, `index` -1.
-  """
-
-  def __init__(self, data_config, source: ImageSource, *, global_batch, process_index=0,
-               process_count=1):
-    if global_batch % process_count:
-      raise ValueError(f"eval.batch_size={global_batch} does not divide over {process_count} "
-                       "hosts.")
-    self._config, self._source, self._global = data_config, source, global_batch
-    self._local = global_batch // process_count
-    self._offset = process_index * self._local
-    self._num = -(-len(source) // global_batch)
-
-  def __len__(self) -> int:
-    return self._num
-
-  def __getitem__(self, i: int) -> dict[str, np.ndarray]:
-    if not 0 <= i < self._num:
-      raise IndexError(i)
-    start = i * self._global + self._offset
-    idx = np.arange(start, start + self._local)
-    idx = np.where(idx < len(self._source), idx, -1).astype(np.int32)
-    batch = make_batch(self._source, self._config, np.maximum(idx, 0), seed=None, epoch=0)
-    return {**batch, "mask": (idx >= 0).astype(np.float32), "index": idx}
-
-  def __iter__(self):
-    return (self[i] for i in range(self._num))

@@ -1,7 +1,7 @@
 """Glimpse-trajectory pictures: PNG (whole path) and animated GIF (one frame per glimpse).
 
 Pure Pillow, so pictures need no plotting library. Boxes are drawn at the pixels the sensor
-actually read (same centre and sides as `models.glimpse`), one box per scale.
+actually read (same centre and sides as `glimpse.sensor`), one box per scale.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 from etils import epath
 from PIL import Image, ImageDraw
 
-from attn_rl.models import glimpse as glimpse_lib
+from attn_rl.glimpse import sensor as glimpse_lib
 
 
 def _colour(t: int, num: int) -> tuple[int, int, int]:

@@ -23,6 +23,9 @@ float32 table, with an absolute error around 1e-7 times the image's total mass).
 2-core CPU its per-episode prefix sums and scattered reads made it slower than 'patch' at
 every image size measured (benchmarks/ram_image_size_cpu.json), so it is an option, not the
 default.
+
+`binary_patch_entropy` scores a glimpse's stroke structure (Chen et al. 2021, Eq. 12), the
+weight of the bottom-up entropy constraint.
 """
 
 from __future__ import annotations
@@ -187,3 +190,23 @@ def make_sensor(
         glimpse_sensor, pad_images(images, glimpse_size, num_scales), image_hw=(height, width),
         glimpse_size=glimpse_size, num_scales=num_scales, pixel_scale=pixel_scale)
   raise ValueError(f"model.sensor={sensor!r} must be one of 'patch', 'table'.")
+
+
+def binary_patch_entropy(patch: jax.Array, threshold: float) -> jax.Array:
+  """Binary entropy in bits of a thresholded glimpse (Chen et al. 2021, Eq. 12).
+
+  The patch (any shape, e.g. [k, g, g, C] for all scales of one glimpse) is binarised as
+  pixel > threshold; with p the fraction of 'on' pixels, H = -p log2 p - (1 - p) log2(1 - p),
+  0 log 0 = 0. H is 0 on blank or saturated patches and 1 when half the pixels are on, so
+  it scores how much stroke structure a glimpse holds. Not differentiable (a threshold), and
+  used only as a constant weight.
+
+  Returns:
+    [] float32 in [0, 1].
+  """
+  p = jnp.mean((patch > threshold).astype(jnp.float32))
+
+  def plogp(x):
+    return jnp.where(x > 0, x * jnp.log2(jnp.where(x > 0, x, 1.0)), 0.0)
+
+  return -(plogp(p) + plogp(1.0 - p))

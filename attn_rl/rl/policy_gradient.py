@@ -1,6 +1,7 @@
-"""RL and supervised losses as small pure functions on unbatched inputs (vmap them).
+"""Policy-gradient losses: REINFORCE with a baseline, its per-step weighted form, the baseline.
 
-Time-major per-episode inputs: `[T]` for one episode of T actions.
+Small pure functions on unbatched, time-major per-episode inputs (`[T]` for one episode of T
+actions); vmap them over episodes.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import chex
 import jax
 import jax.numpy as jnp
-import optax
 
 
 def reinforce_loss(log_prob_t: jax.Array, reward: jax.Array, baseline_t: jax.Array) -> jax.Array:
@@ -37,13 +37,26 @@ def baseline_loss(baseline_t: jax.Array, reward: jax.Array) -> jax.Array:
   return jnp.mean((baseline_t - jax.lax.stop_gradient(reward)) ** 2)
 
 
-def classification_loss(logits: jax.Array, label: jax.Array) -> jax.Array:
-  """-log softmax(logits)[label] for logits [C] and an int label []."""
-  chex.assert_rank([logits, label], [1, 0])
-  return optax.softmax_cross_entropy_with_integer_labels(logits, label)
+def weighted_reinforce_loss(
+    log_prob_t: jax.Array, reward: jax.Array, baseline_t: jax.Array, weight_t: jax.Array,
+) -> jax.Array:
+  """REINFORCE with each step's term weighted: -sum_t w_t (R - b_t) log pi(a_t | s_t).
 
+  Chen et al. 2021, Eq. 13 uses w_t = H(x_t) + lambda, the entropy of the glimpse read at l_t
+  plus a constant (`methods/topdown`). Weights and advantages are constants (`stop_gradient`):
+  only the policy's log-probability carries gradient. With w_t = 1 this is `reinforce_loss`.
 
-def correct_reward(logits: jax.Array, label: jax.Array) -> jax.Array:
-  """RAM's reward: 1 if argmax(logits) == label else 0 (float32 [])."""
-  chex.assert_rank([logits, label], [1, 0])
-  return (jnp.argmax(logits) == label).astype(jnp.float32)
+  Args:
+    log_prob_t: [T] log pi(a_t).
+    reward: [] the episode's return R.
+    baseline_t: [T] b_t.
+    weight_t: [T] w_t.
+
+  Returns:
+    [] the surrogate loss.
+  """
+  chex.assert_rank([log_prob_t, reward, baseline_t, weight_t], [1, 0, 1, 1])
+  chex.assert_equal_shape([log_prob_t, baseline_t, weight_t])
+  weight_t = jax.lax.stop_gradient(weight_t)
+  advantage_t = jax.lax.stop_gradient(reward - baseline_t)
+  return -jnp.sum(weight_t * advantage_t * log_prob_t)

@@ -1,6 +1,6 @@
 """What DREAL's critics do to the attention: channel-gate distributions and critic Q vs reward.
 
-  python -m attn_rl.analyze_dreal --vanilla=runs/dreal_clutter_se_vanilla_s0 \
+  python -m attn_rl.tools.analyze_dreal --vanilla=runs/dreal_clutter_se_vanilla_s0 \
       --reinforced=runs/dreal_clutter_se_s0 --out=results/dreal_analysis/se
 
 Both workdirs are restored at their validation-selected checkpoints and run on the first
@@ -22,84 +22,17 @@ import json
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from attn_rl import loop
-from attn_rl import rewards as rewards_lib
-from attn_rl.data import pipeline, sources
-from attn_rl.steps import dreal as dreal_steps
+from attn_rl.core import loop, provenance
+from attn_rl.methods.dreal import analysis
 
 _VANILLA = flags.DEFINE_string("vanilla", None, "Workdir of the network without critics.")
 _REINFORCED = flags.DEFINE_string("reinforced", None, "Workdir of the network with critics.",
                                   required=True)
 _NUM = flags.DEFINE_integer("num", 1024, "Validation canvases to analyse.")
 _OUT = flags.DEFINE_string("out", None, "Output directory (default <reinforced>/analysis).")
-
-
-def validation_batches(config, num: int):
-  """[num, H, W] uint8 validation canvases and labels, cut into batches of train.batch_size."""
-  digits = sources.load_digits(config.data, "validation")
-  n = min(num, len(digits))
-  images = pipeline.canvas_fn(config.data, digits, "validation", pipeline.EVAL_SEED)(
-      np.arange(n), 0)
-  labels = np.asarray(digits.labels[:n], np.int32)
-  size = config.train.batch_size
-  return [(images[i:i + size], labels[i:i + size]) for i in range(0, n - size + 1, size)]
-
-
-def channel_gates(model, state, batches) -> list[np.ndarray]:
-  """Per block, the channel gates [N, C] of the inference network (BatchNorm averages)."""
-  predict = jax.jit(dreal_steps.make_predict(model))
-  variables = state.inference_variables()
-  outs = [jax.device_get(predict(variables, x, None)["maps"]) for x, _ in batches]
-  return [np.concatenate([o[b][0] for o in outs]) for b in range(len(outs[0]))]
-
-
-def make_q_and_reward(model, dreal_config):
-  """(state, images, labels) -> (Q [L * m, B], R [L * m, B]) for every map of every block."""
-  critics = dreal_steps.make_critics(model)
-
-  def q_and_reward(state, images, labels):
-    variables = {"params": {**state.backbone.params, **state.actor.params},
-                 "batch_stats": state.batch_stats.params}
-    (logits, trace), _ = model.apply(variables, images, train=True, mutable=["batch_stats"])
-    maps = jnp.arange(len(trace.maps) * model.maps_per_block)
-    p_sub = dreal_steps.substituted_true_probs(model, variables, images, labels, maps)
-    p_full = jax.nn.softmax(logits)[jnp.arange(labels.shape[0]), labels]
-    correct = jnp.argmax(logits, -1) == labels
-    reward = rewards_lib.substitution_reward(
-        jnp.broadcast_to(p_full, p_sub.shape), p_sub, jnp.broadcast_to(correct, p_sub.shape),
-        gamma=dreal_config.gamma, transform=dreal_config.reward_transform)
-    q = critics.apply({"params": state.critic.params}, trace.maps, trace.reduced)
-    return q, reward
-
-  return jax.jit(q_and_reward)
-
-
-def gate_stats(gates: list[np.ndarray]) -> list[dict]:
-  """Per block: how spread the gates are across channels and across images."""
-  rows = []
-  for b, g in enumerate(gates):
-    per_channel = np.median(g, axis=0)
-    rows.append({
-        "block": b, "channels": int(g.shape[1]), "mean_gate": float(g.mean()),
-        "std_across_channels_of_median": float(per_channel.std()),
-        "mean_std_across_images": float(g.std(axis=0).mean()),
-    })
-  return rows
-
-
-def q_reward_stats(q: np.ndarray, r: np.ndarray, maps_per_block: int) -> list[dict]:
-  rows = []
-  for i in range(q.shape[0]):
-    qi, ri = q[i], r[i]
-    corr = float(np.corrcoef(qi, ri)[0, 1]) if qi.std() > 0 and ri.std() > 0 else None
-    rows.append({"map": i, "block": i // maps_per_block, "pearson_r": corr,
-                 "mean_abs_error": float(np.abs(qi - ri).mean()), "mean_q": float(qi.mean()),
-                 "mean_reward": float(ri.mean())})
-  return rows
 
 
 def plot_gates(path: str, gates: dict[str, list[np.ndarray]], title: str) -> None:
@@ -162,7 +95,7 @@ def main(argv):
                      "(dreal.critics=False): pass a run of a config without 'vanilla'.")
   out_dir = _OUT.value or os.path.join(_REINFORCED.value, "analysis")
   os.makedirs(out_dir, exist_ok=True)
-  batches = validation_batches(config, _NUM.value)
+  batches = analysis.validation_batches(config, _NUM.value)
   if not batches:
     raise ValueError(f"--num={_NUM.value} is smaller than one batch of "
                      f"{config.train.batch_size}.")
@@ -173,10 +106,10 @@ def main(argv):
     if v_config.model.attention != config.model.attention:
       raise ValueError(f"--vanilla uses {v_config.model.attention!r} attention and --reinforced "
                        f"{config.model.attention!r}: compare runs of one attention module.")
-    gates["vanilla"] = channel_gates(v_model, v_state, batches)
+    gates["vanilla"] = analysis.channel_gates(v_model, v_state, batches)
     runs["vanilla"] = {"workdir": _VANILLA.value, "step": int(v_meta["step"])}
-  gates["DREAL"] = channel_gates(model, state, batches)
-  q_and_reward = make_q_and_reward(model, config.dreal)
+  gates["DREAL"] = analysis.channel_gates(model, state, batches)
+  q_and_reward = analysis.make_q_and_reward(model, config.dreal)
   pairs = [jax.device_get(q_and_reward(state, x, y)) for x, y in batches]
   q = np.concatenate([p[0] for p in pairs], axis=1)
   r = np.concatenate([p[1] for p in pairs], axis=1)
@@ -187,10 +120,11 @@ def main(argv):
   plot_q_reward(os.path.join(out_dir, "q_vs_reward.png"), q, r, m,
                 f"{attention} critics, step {int(meta['step'])}")
   result = {
-      **loop.provenance(), "attention": config.model.attention, "num_images": int(q.shape[1]),
+      **provenance.provenance(), "attention": config.model.attention,
+      "num_images": int(q.shape[1]),
       "split": "validation", "runs": runs,
-      "gates": {name: gate_stats(g) for name, g in gates.items()},
-      "q_vs_reward": q_reward_stats(q, r, m),
+      "gates": {name: analysis.gate_stats(g) for name, g in gates.items()},
+      "q_vs_reward": analysis.q_reward_stats(q, r, m),
       "pearson_r_all": float(np.corrcoef(q.ravel(), r.ravel())[0, 1]),
   }
   with open(os.path.join(out_dir, "analysis.json"), "w") as f:

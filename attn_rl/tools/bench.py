@@ -1,14 +1,14 @@
 """Throughput benchmark: full training steps vs the input pipeline, per RAM task; writes JSON.
 
-  python -m attn_rl.bench --out=benchmarks/ram_throughput_cpu.json \
+  python -m attn_rl.tools.bench --out=benchmarks/ram_throughput_cpu.json \
       [--batch_sizes=128,512] [--sensors=table,patch] [--tasks=clutter60_8x12x3]
-  XLA_FLAGS=--xla_force_host_platform_device_count=8 python -m attn_rl.bench \
+  XLA_FLAGS=--xla_force_host_platform_device_count=8 python -m attn_rl.tools.bench \
       --device_counts=1,2,4,8 --out=benchmarks/ram_scaling_cpu8.json   # images/s vs devices
-  python -m attn_rl.bench --tasks=clutter60_8x12x3 --canvas_sizes=60,100,200 \
+  python -m attn_rl.tools.bench --tasks=clutter60_8x12x3 --canvas_sizes=60,100,200 \
       --sensors=table,patch --out=benchmarks/ram_image_size_cpu.json     # images/s vs image side
-  python -m attn_rl.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
+  python -m attn_rl.tools.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
       --batch_sizes=128 --profile_steps=30 --out=benchmarks/ram_profile_cpu.json  # time by part
-  python -m attn_rl.bench --unrolls=false,true --out=benchmarks/ram_unroll_cpu_xeon.json
+  python -m attn_rl.tools.bench --unrolls=false,true --out=benchmarks/ram_unroll_cpu_xeon.json
       # rolled against unrolled glimpse loop (model.unroll)
 
 For each task, batch size, glimpse sensor and loop unroll: median images/s of the jitted train step
@@ -35,8 +35,11 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from attn_rl import loop, methods, op_profile, parallel
-from attn_rl.data import pipeline, sources
+from attn_rl.core import method as method_lib
+from attn_rl.core import parallel, provenance
+from attn_rl.data import digits as digits_lib
+from attn_rl.data import pipeline
+from attn_rl.tools import op_profile
 
 _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON path.")
 _BATCHES = flags.DEFINE_list("batch_sizes", ["128", "512"], "Global batch sizes.")
@@ -97,10 +100,11 @@ class Variant:
 
   def __init__(self, config):
     self.config = config
-    method = methods.get(config.method)
+    method = method_lib.get(config.method)
     mesh = parallel.make_mesh(config.mesh)
     parallel.check_divisible(config.train.batch_size, mesh, "train.batch_size")
-    model = method.make_model(config)
+    num_classes = pipeline.num_classes(config.data)
+    model = method.make_model(config, num_classes)
     shape = pipeline.image_shape(config.data)
     repl = parallel.replicated(mesh)
     init = lambda k: method.init_state(config, model, k, shape)
@@ -109,9 +113,9 @@ class Variant:
     shardings = dict(in_shardings=(state_sharding, parallel.batch_sharded(mesh), repl),
                      out_shardings=(state_sharding, repl))
     self.step = jax.jit(method.make_train_step(config, model), donate_argnums=(0,), **shardings)
-    digits = sources.load_digits(config.data, "train")
-    self.batches = pipeline.TrainBatches(config.data, digits, seed=0,
-                                         global_batch=min(config.train.batch_size, len(digits)))
+    num_train = len(digits_lib.load_digits(config.data, "train"))
+    self.batches, _ = pipeline.make_batches(
+        config.data, "train", seed=0, global_batch=min(config.train.batch_size, num_train))
     host = [self.batches(i % self.batches.steps_per_epoch) for i in range(4)]
     if len(host[0]["label"]) < config.train.batch_size:  # Tile past the synthetic set's size.
       reps = -(-config.train.batch_size // len(host[0]["label"]))
@@ -119,8 +123,8 @@ class Variant:
               for b in host]
     self.device_batches = [parallel.global_batch(b, mesh) for b in host]
     self.key = jax.random.key(1)
-    unrolled = method.make_model(config)
-    unrolled.scan_unroll = True
+    unrolled = method.make_model(config, num_classes)
+    unrolled.agent.scan_unroll = True
     counted = jax.jit(method.make_train_step(config, unrolled), **shardings)
     # The cost analysis of a sharded program is per device.
     self.flops = mesh.size * _compiled_flops(
@@ -218,7 +222,7 @@ def main(argv):
           f"{r['flops_per_image'] / 1e6:.2f} MFLOP/img, "
           f"{100 * r['fraction_of_matmul_peak']:.1f}% of peak", flush=True)
   out = {
-      **loop.provenance(),
+      **provenance.provenance(),
       "matmul_peak_flops": peak,
       # Several CPU "devices" (XLA_FLAGS=--xla_force_host_platform_device_count=N) share the
       # same cores: such rows check that every mesh size runs and agrees, not speed.

@@ -1,6 +1,6 @@
 """DREAL overhead benchmark: train step with critics vs without, and parameter counts; writes JSON.
 
-  python -m attn_rl.bench_dreal --out=benchmarks/dreal_overhead_cpu.json
+  python -m attn_rl.tools.bench_dreal --out=benchmarks/dreal_overhead_cpu.json
 
 For each attention module (SE, CBAM, SRM) on the configs/dreal_clutter.py network: the median
 time of one jitted train step with critics (forward, substituted rollouts, backward, three
@@ -28,9 +28,10 @@ import ml_collections
 import numpy as np
 from absl import app, flags
 
-from attn_rl import loop, methods
-from attn_rl.models import attention, resnet
-from attn_rl.steps import dreal as dreal_steps
+from attn_rl.backbones import attention, resnet
+from attn_rl.core import method as method_lib
+from attn_rl.core import provenance
+from attn_rl.methods.dreal import steps as dreal_steps
 
 _OUT = flags.DEFINE_string("out", "benchmarks/dreal_overhead.json", "Output JSON path.")
 _KINDS = flags.DEFINE_list("kinds", ["se", "cbam", "srm"], "Attention modules.")
@@ -62,9 +63,9 @@ def time_steps(step, state, batch, num_steps: int) -> float:
 
 
 def overhead_row(kind: str, substitute: str = "block") -> dict:
-  method = methods.get("dreal")
+  method = method_lib.get("dreal")
   config = load(kind, True, _BATCH.value, substitute)
-  model = method.make_model(config)
+  model = method.make_model(config, 10)
   size = config.data.canvas_size
   state = jax.jit(lambda k: method.init_state(config, model, k, (size, size)))(jax.random.key(0))
   rng = np.random.default_rng(0)
@@ -109,7 +110,7 @@ def resnet50_counts(kind: str) -> dict:
 
 def main(argv):
   del argv
-  out = {**loop.provenance(), "load_average_at_start": os.getloadavg(),
+  out = {**provenance.provenance(), "load_average_at_start": os.getloadavg(),
          "steps_per_run": _STEPS.value, "repeats": _REPEATS.value,
          "goal": "step_seconds_with_critics / step_seconds_vanilla <= 1.5",
          "overhead": [], "resnet50_params": [resnet50_counts(k) for k in ("se", "cbam", "srm")]}

@@ -1,6 +1,7 @@
-"""Results report: per-run JSON, learning-curve plots and the README's results table.
+"""Results report: per-run JSON, learning-curve plots and the README's results tables.
 
-  python -m attn_rl.report [--collect=runs/ram_clutter_s1,...] --results=results --readme=README.md
+  python -m attn_rl.tools.report [--collect=runs/ram_clutter_s1,...] --results=results \
+      --readme=README.md
 
 `--collect` first copies finished workdirs' outputs (not their checkpoints) into
 results/<name>/: results.json, config.json, metrics.jsonl and the test-image pictures.
@@ -9,14 +10,18 @@ Then it reads every `results/<config>_s<seed>/` run directory and writes:
                              and the test errors of the validation-selected checkpoint
   results/<run>/curves.png   validation error (M=eval rollouts and M=1) and training loss
   results/summary.json       per config: seeds, mean and standard deviation of test error
-  README.md                  RAM's table between the `results-table` markers, the
-                             top-down ablation's between `ablation-table` and DREAL's
-                             (vanilla against critics) between `dreal-table`
-Nothing here chooses or edits a number: the table is a function of the run files.
+  README.md                  each method's table between its markers: RAM's `results-table`,
+                             the top-down ablation's `ablation-table`, DREAL's (vanilla
+                             against critics) `dreal-table`
+Each method's paper rows, run fields and table come from the module its `Method.report`
+names (`attn_rl/methods/<name>/paper.py`). Nothing here chooses or edits a number: the tables
+are functions of the run files.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 import re
@@ -25,64 +30,37 @@ import statistics
 
 from absl import app, flags
 
-from attn_rl import metric_writers
+from attn_rl.core import method as method_lib
+from attn_rl.core import metric_writers
 
 _RESULTS = flags.DEFINE_string("results", "results", "Folder of run directories.")
 _README = flags.DEFINE_string("readme", "README.md", "README to update ('' = none).")
 _COLLECT = flags.DEFINE_list("collect", [], "Finished workdirs to copy into --results first.")
 _PLOTS = flags.DEFINE_bool("plots", True, "Write curves.png per run (needs matplotlib).")
 
-BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
-ABLATION_BEGIN, ABLATION_END = "<!-- ablation-table:begin -->", "<!-- ablation-table:end -->"
-DREAL_BEGIN, DREAL_END = "<!-- dreal-table:begin -->", "<!-- dreal-table:end -->"
-
-# config -> (task, the paper's test error in %, source). Mnih et al. 2014, Tables 1 and 2.
-# A name `<config>_<variant>` is the variant of configs/<config>.py (see CONFIG_FILES).
-_TRANSLATED = ("60x60 translated, 8 glimpses 12x12, 3 scales", 1.20, "Table 1b")
-_CLUTTER = ("60x60 cluttered (4 pieces), 8 glimpses 12x12, 3 scales", 4.04, "Table 2a")
-_CLUTTER100 = ("100x100 cluttered (8 pieces), 8 glimpses 12x12, 4 scales", 10.83,
-               "Table 2b (arXiv)")
 
 
-def _variant(row: tuple, change: str) -> tuple:
-  """A paper row for a config variant: the task with what the variant changes."""
-  task, error, source = row
-  return f"{task}, {change}", error, source
+@functools.cache
+def paper_modules() -> dict:
+  """{method name: its report module} for every registered method that has one."""
+  out = {}
+  for name in method_lib.names():
+    module = method_lib.get(name).report
+    if module:
+      out[name] = importlib.import_module(module)
+  return out
 
 
-PAPER = {
-    "ram_mnist": ("28x28 MNIST, 6 glimpses 8x8, 1 scale", 1.12, "Table 1a"),
-    "ram_mnist_glimpses7": ("28x28 MNIST, 7 glimpses 8x8, 1 scale", 1.07, "Table 1a"),
-    "ram_translated": _TRANSLATED,
-    "ram_translated_long": _variant(_TRANSLATED, "120,000 steps, tanh location mean"),
-    "ram_clutter": _CLUTTER,
-    "ram_clutter_long": _variant(_CLUTTER, "60,000 steps, tanh location mean"),
-    "ram_clutter_long100k": _variant(_CLUTTER, "100,000 steps, tanh location mean"),
-    "ram_clutter100": _CLUTTER100,
-    "ram_clutter100_long": _variant(_CLUTTER100, "150,000 steps, tanh location mean"),
-}
+def paper_rows() -> dict:
+  """{result name: (task, paper error in %, source)} over all methods, in their order."""
+  return {k: v for m in paper_modules().values() for k, v in getattr(m, "PAPER", {}).items()}
 
-# Top-down ablation arm (top-down, entropy, context switched on) -> its name, in the paper's
-# order.
-ARMS = {
-    (False, False, False): "RAM (conv glimpse network)",
-    (True, False, False): "+ top-down",
-    (True, True, False): "+ top-down + entropy",
-    (True, True, True): "+ top-down + entropy + context (full)",
-}
-# (arm, glimpses) -> the paper's test error in %: Chen et al. 2021, 100x100 cluttered MNIST.
-ABLATION_PAPER = {
-    (ARMS[False, False, False], 6): 29.8, (ARMS[True, False, False], 6): 26.3,
-    (ARMS[True, True, False], 6): 23.6, (ARMS[True, True, True], 6): 20.3,
-    (ARMS[False, False, False], 8): 24.7, (ARMS[True, True, True], 8): 17.3,
-}
 
-# Result names that are a variant of a config file -> the --config argument that runs them.
-CONFIG_FILES = {"ram_mnist_glimpses7": "ram_mnist.py:glimpses7",
-                "ram_translated_long": "ram_translated.py:long",
-                "ram_clutter_long": "ram_clutter.py:long",
-                "ram_clutter_long100k": "ram_clutter.py:long100k",
-                "ram_clutter100_long": "ram_clutter100.py:long"}
+def _method_fields(values: dict) -> dict:
+  """What tells a run apart within its method (its report module's `fields`)."""
+  module = paper_modules().get(values.get("method", "ram"))
+  return module.fields(values) if module else {}
+
 
 _RUN = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
 
@@ -159,7 +137,8 @@ def plot_run(record: dict, path: str) -> None:
   if record["validation_curve"] and "error_m1" in record["validation_curve"][0]:
     ax1.plot(steps, [100 * r["error_m1"] for r in record["validation_curve"]], label="M=1")
   ax1.axvline(record["selected_step"], color="gray", lw=0.8, ls=":", label="selected")
-  paper = (PAPER[record["config"]][1] if record["config"] in PAPER
+  paper_table = paper_rows()
+  paper = (paper_table[record["config"]][1] if record["config"] in paper_table
            else _method_fields(record["config_values"]).get("paper_error"))
   if paper:
     ax1.axhline(paper, color="k", lw=0.8, ls="--", label="paper (test)")
@@ -176,6 +155,7 @@ def plot_run(record: dict, path: str) -> None:
 def summarize(records: list[dict]) -> list[dict]:
   """Per config: mean and sample standard deviation over seeds (in %)."""
   rows = []
+  PAPER = paper_rows()
   # The paper's configs in its order, then the others by name (not in set order, which
   # changes with Python's hash seed).
   for config in sorted({r["config"] for r in records}, key=lambda c: (
@@ -220,96 +200,7 @@ def _mean_of(runs: list[dict], key: str) -> float | None:
   return statistics.mean(values) if values else None
 
 
-def _method_fields(values: dict) -> dict:
-  """What tells a run apart within its method, read from its config (not from its name): a
-  top-down run's arm and glimpse count, a DREAL run's attention module and critics."""
-  if values.get("method") == "dreal":
-    return {"attention": values["model"]["attention"], "critics": bool(values["dreal"]["critics"])}
-  if values.get("method") != "topdown":
-    return {}
-  pieces = (values["topdown"]["enabled"], values["bottomup"]["entropy"],
-            values["bottomup"]["context"])
-  arm = ARMS.get(tuple(map(bool, pieces)), "other (top-down, entropy, context = {}, {}, {})"
-                 .format(*pieces))
-  glimpses = values["model"]["num_glimpses"]
-  return {"arm": arm, "glimpses": glimpses, "paper_error": ABLATION_PAPER.get((arm, glimpses))}
-
-
-def _error_text(r: dict) -> str:
-  err = f"{r['test_error_mean']:.2f}%"
-  if r["test_error_std"] is not None:
-    err += f" ± {r['test_error_std']:.2f}"
-  if len(r["test_error_each"]) > 1:
-    err += " (" + ", ".join(f"{e:.2f}" for e in r["test_error_each"]) + ")"
-  return err
-
-
-def _wall_text(r: dict) -> str:
-  return "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
-
-
-def _run_links(r: dict) -> str:
-  return ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
-
-
-def _percent(x: float | None) -> str:
-  return "" if x is None else f"{x:.2f}%"
-
-
-def table(rows: list[dict]) -> str:
-  lines = ["| task | config | seeds | test error | M=1 | paper | wall (median) | runs |",
-           "|---|---|---|---|---|---|---|---|"]
-  for r in rows:
-    if r["method"] != "ram":
-      continue
-    err = _error_text(r)
-    m1 = _percent(r["test_error_m1_mean"])
-    paper = _percent(r["paper_error"])
-    wall, runs = _wall_text(r), _run_links(r)
-    config_file = CONFIG_FILES.get(r["config"], f"{r['config']}.py")
-    lines.append(f"| {r['task']} | `configs/{config_file}` | {len(r['seeds'])} | "
-                 f"{err} (M={r['eval_rollouts']}) | {m1} | {paper} | {wall} | {runs} |")
-  return "\n".join(lines)
-
-
-def ablation_table(rows: list[dict]) -> str:
-  """The top-down ablation: one row per (glimpses, arm), plus our RAM on 100x100 for scale."""
-  lines = ["| glimpses | arm | seeds | steps | test error | M=1 | context head Z | paper | "
-           "wall (median) | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
-  order = list(ARMS.values())
-  ablation = sorted((r for r in rows if r["method"] == "topdown" and "arm" in r),
-                    key=lambda r: (r["glimpses"], order.index(r["arm"]) if r["arm"] in order
-                                   else len(order)))
-  for r in ablation + [r for r in rows if r["config"] == "ram_clutter100"]:
-    arm, paper = r.get("arm"), r["paper_error"]
-    if arm is None:
-      # Chen et al. did not run this model: their "paper" column does not apply.
-      arm, paper = (f"our RAM from the RAM table (`configs/{r['config']}.py`, MLP glimpse "
-                    f"network; Mnih et al.: {r['paper_error']:.2f}%)"), None
-    glimpses = r.get("glimpses", 8)
-    wall, runs = _wall_text(r), _run_links(r)
-    lines.append(f"| {glimpses} | {arm} | {len(r['seeds'])} | {r['num_steps'] or ''} | "
-                 f"{_error_text(r)} (M={r['eval_rollouts']}) | {_percent(r['test_error_m1_mean'])}"
-                 f" | {_percent(r.get('test_error_context_mean'))} | {_percent(paper)} "
-                 f"| {wall} | {runs} |")
-  return "\n".join(lines)
-
-
-def dreal_table(rows: list[dict]) -> str:
-  """DREAL runs: each attention module without and with critics, same budget."""
-  lines = ["| attention | critics | seeds | steps | test error | wall (median) | runs |",
-           "|---|---|---|---|---|---|---|"]
-  dreal = sorted((r for r in rows if r["method"] == "dreal"),
-                 key=lambda r: (r["attention"], r["num_steps"] or 0, r["critics"]))
-  for r in dreal:
-    wall, runs = _wall_text(r), _run_links(r)
-    lines.append(f"| {r['attention'].upper()} | {'yes' if r['critics'] else 'no (vanilla)'} | "
-                 f"{len(r['seeds'])} | {r['num_steps'] or ''} | {_error_text(r)} | {wall} | "
-                 f"{runs} |")
-  return "\n".join(lines)
-
-
-def update_readme(path: str, text: str, begin: str = BEGIN, end: str = END) -> None:
+def update_readme(path: str, text: str, begin: str, end: str) -> None:
   with open(path) as f:
     readme = f.read()
   if begin not in readme or end not in readme:
@@ -353,21 +244,13 @@ def main(argv):
   rows = summarize(records)
   with open(os.path.join(_RESULTS.value, "summary.json"), "w") as f:
     json.dump(rows, f, indent=1)
-  text = table(rows)
-  print(text)
-  if _README.value:
-    update_readme(_README.value, text)
-  if any(r["method"] == "topdown" for r in rows):
-    text = ablation_table(rows)
+  for name, module in paper_modules().items():
+    if not any(r["method"] == name for r in rows):
+      continue
+    text = module.table(rows)
     print(text)
     if _README.value:
-      update_readme(_README.value, text, ABLATION_BEGIN, ABLATION_END)
-  if any(r["method"] == "dreal" for r in rows):
-    text = dreal_table(rows)
-    print(text)
-    if _README.value:
-      update_readme(_README.value, text, DREAL_BEGIN, DREAL_END)
-
+      update_readme(_README.value, text, *module.MARKERS)
 
 if __name__ == "__main__":
   app.run(main)

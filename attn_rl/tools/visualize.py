@@ -1,10 +1,12 @@
-"""Glimpse trajectories of test images from a trained workdir.
+"""Pictures of test images from a trained workdir, for any method of the registry.
 
-  python -m attn_rl.visualize --workdir=runs/ram_clutter [--num=8] [--out=DIR]
+  python -m attn_rl.tools.visualize --workdir=runs/ram_clutter [--num=8] [--out=DIR]
 
 Loads the workdir's config.json and its validation-selected checkpoint (best/, else the
-latest), runs one rollout on the first --num test images and writes, per image, a PNG of the
-whole path and an animated GIF, glimpse by glimpse, with every scale's box.
+latest), runs the method's `predict` on the first --num test images (as every run scores them)
+and writes the method's pictures: for glimpse agents a PNG of the whole path and an animated
+GIF, glimpse by glimpse, with every scale's box (and the top-down agent's region); for DREAL
+the attention maps of every block.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 import os
 
 import jax
-import numpy as np
 from absl import app, flags
 
-from attn_rl import loop, viz
-from attn_rl.data import pipeline, sources
+from attn_rl.core import loop
+from attn_rl.data import pipeline
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training workdir.", required=True)
 _NUM = flags.DEFINE_integer("num", 8, "Test images to draw.")
@@ -28,20 +29,17 @@ def main(argv):
   del argv
   workdir = _WORKDIR.value
   config, method, model, state, meta = loop.load_trained(workdir)
-  digits = sources.load_digits(config.data, "test")
-  n = min(_NUM.value, len(digits))
-  images = pipeline.canvas_fn(config.data, digits, "test", pipeline.EVAL_SEED)(np.arange(n), 0)
+  if method.save_pictures is None:
+    raise ValueError(f"Method {method.name!r} draws no pictures.")
+  images, labels = pipeline.eval_images(config.data, "test", _NUM.value)
   predict = jax.jit(method.make_predict(model))
   out = jax.device_get(predict(method.inference_params(state), images,
                                jax.random.key(_SEED.value)))
   out_dir = _OUT.value or os.path.join(workdir, "pictures", "test")
-  for i in range(n):
-    guess, label = int(np.argmax(out.logits[i])), int(digits.labels[i])
-    png, gif = viz.save_trajectory(
-        os.path.join(out_dir, f"test_{i:04d}"), images[i], out.locations[:, i],
-        glimpse_size=config.model.glimpse_size, num_scales=config.model.num_scales,
-        caption=f"step {meta['step']} label {label} guess {guess}")
-    print(png, gif)
+  os.makedirs(out_dir, exist_ok=True)
+  paths = method.save_pictures(config, out, images, labels, os.path.join(out_dir, "test"),
+                               int(meta["step"]))
+  print("\n".join(paths))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ One LSTM per stage and map kind (SE, SRM: one per stage; CBAM: one for the chann
 one for the spatial maps of each stage), shared by every block of the stage. It reads the
 stage's blocks in order; hidden and cell state are scalars, zero at the start of the stage;
 its input at block l is concat(feature map reduced to the map's shape, attention map),
-[B, 2D] (`attention.py` says how each feature map is reduced), and Q_l = h_l in (-1, 1).
+[B, 2D] (`backbones/attention.py` says how each feature map is reduced), and Q_l = h_l in (-1, 1).
 
 The critics exist only in training: `ResNet` holds no critic parameters, so inference and
 exported parameters exclude them.

@@ -1,59 +1,67 @@
-"""DREAL's training state: backbone W, actor theta, critic phi, and the BatchNorm statistics.
+"""DREAL's record: backbone W, actor theta, critic phi, and the BatchNorm statistics.
 
-Three TrainStates, each with its own optimizer (`optim` for backbone and actor, `optim.critic`
-for the critic), plus `batch_stats`: the BatchNorm running averages of backbone and attention
-modules, held in a TrainState whose `params` are the statistics and whose optimizer is
-`optax.identity` (never applied). Keeping the statistics in a TrainState-shaped field lets the
-checkpointer, which saves and restores `step`, `params` and `opt_state` of every field, carry
-them without a special case. The train step replaces them with the batch's updated averages.
+Three trainable groups, each with its own optimizer (`optim` for backbone and actor,
+`optim.critic` for the critic), plus the frozen collection `batch_stats`: the BatchNorm running
+averages of backbone and attention modules, which the train step replaces with the batch's
+updated averages (they belong to both W and theta, so they live beside the groups, not on one).
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import optax
-from flax import struct, traverse_util
-from flax.training import train_state
+import numpy as np
 
-from attn_rl import state as state_lib
-
-
-class DREALState(struct.PyTreeNode):
-  backbone: train_state.TrainState
-  actor: train_state.TrainState
-  critic: train_state.TrainState
-  batch_stats: train_state.TrainState
-
-  @property
-  def step(self) -> jax.Array:
-    return self.backbone.step
-
-  def inference_variables(self) -> dict:
-    """{'params', 'batch_stats'} of the ResNet alone: the critics are training-only."""
-    return {"params": {**self.backbone.params, **self.actor.params},
-            "batch_stats": self.batch_stats.params}
+from attn_rl.backbones import resnet
+from attn_rl.core import method as method_lib
+from attn_rl.core import optim
+from attn_rl.core import state as state_lib
+from attn_rl.methods.dreal import config as dreal_config
+from attn_rl.methods.dreal import pictures, steps
 
 
-def weight_decay_mask(params: dict) -> dict:
-  """True on convolution and dense `kernel` leaves only: BN scales and offsets, biases and SRM's
-  `cfc` weight (which the SRM paper leaves undecayed) are not decayed."""
-  flat = traverse_util.flatten_dict(params)
-  return traverse_util.unflatten_dict({k: k[-1] == "kernel" for k in flat})
-
-
-def _train_state(params, tx) -> train_state.TrainState:
-  # An array step, as after jit, not a Python int.
-  return train_state.TrainState.create(apply_fn=None, params=params, tx=tx).replace(
-      step=jnp.zeros((), jnp.int32))
-
-
-def create_dreal_state(backbone: dict, actor: dict, critic: dict, batch_stats: dict, config
-                       ) -> DREALState:
+def create_state(backbone: dict, actor: dict, critic: dict, batch_stats: dict, config
+                 ) -> state_lib.State:
   n = config.train.num_steps
-  return DREALState(
-      backbone=_train_state(backbone, state_lib.make_optimizer(config.optim, n, weight_decay_mask)),
-      actor=_train_state(actor, state_lib.make_optimizer(config.optim, n, weight_decay_mask)),
-      critic=_train_state(critic, state_lib.make_optimizer(config.optim.critic, n)),
-      batch_stats=_train_state(batch_stats, optax.identity()),
-  )
+  return state_lib.create({
+      "backbone": (backbone, optim.make_optimizer(config.optim, n, optim.kernel_mask)),
+      "actor": (actor, optim.make_optimizer(config.optim, n, optim.kernel_mask)),
+      "critic": (critic, optim.make_optimizer(config.optim.critic, n)),
+  }, clock="backbone", frozen={"batch_stats": batch_stats})
+
+
+def inference_variables(state: state_lib.State) -> dict:
+  """{'params', 'batch_stats'} of the ResNet alone: the critics are training-only."""
+  return {"params": state.params("backbone", "actor"), "batch_stats": state.frozen["batch_stats"]}
+
+
+def init_state(config, model, key, image_shape):
+  v = steps.init_variables(model, key, image_shape)
+  return create_state(v["backbone"], v["actor"], v["critic"], v["batch_stats"], config)
+
+
+def save_pictures(config, out, images, labels, prefix, step) -> list[str]:
+  del config
+  paths = []
+  for i in range(len(images)):
+    guess, label = int(np.argmax(out["logits"][i])), int(labels[i])
+    block_maps = [tuple(m[i] for m in maps) for maps in out["maps"]]
+    paths += pictures.save_maps(f"{prefix}_{i}", images[i], block_maps,
+                                caption=f"step {step} label {label} guess {guess}")
+  return paths
+
+
+METHOD = method_lib.Method(
+    name="dreal",
+    defaults=dreal_config.defaults,
+    validate=dreal_config.validate,
+    make_model=lambda config, num_classes: resnet.make_resnet(config.model, num_classes),
+    init_state=init_state,
+    make_train_step=steps.make_train_step,
+    make_eval_step=steps.make_eval_step,
+    make_predict=steps.make_predict,
+    inference_params=inference_variables,
+    save_pictures=save_pictures,
+    log_keys=("loss/total", "loss/classification", "loss/actor", "loss/critic",
+              "reward/mean", "acc"),
+    retired_keys=dreal_config.RETIRED_KEYS,
+    report="attn_rl.methods.dreal.paper",
+)

@@ -2,7 +2,7 @@
 
 Each block's maps are drawn next to the input image: a spatial map (CBAM) as a heat map
 stretched to the image's size, a channel map (SE, CBAM, SRM) as a square grid of C cells, brighter
-for larger gates; each map is scaled to its own [min, max]. Pure Pillow, like `viz.py`.
+for larger gates; each map is scaled to its own [min, max]. Pure Pillow, like `glimpse/pictures.py`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ One jitted step updates three parameter groups, each with its own optimizer:
   actor theta   L_c + w_q * L_q,  L_q = -mean over maps and examples of Q_l   (critic frozen)
   critic phi    L_r = mean over the substituted maps of (Q_l - R_l)^2          (actor frozen)
 
-with R_l the mean-substitution reward of `attn_rl.rewards`. Each step the PRNG picks one
+with R_l the mean-substitution reward of `rewards.py`. Each step the PRNG picks one
 block per stage (the same for the whole batch); with `dreal.substitute='block'` every map of
 those blocks (CBAM: channel and spatial) is replaced by its mean, with 'map' one map of each
 drawn block, drawn uniformly (CBAM: half the rollouts; each critic then gets its reward every
@@ -36,11 +36,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from attn_rl import rewards as rewards_lib
-from attn_rl.dreal_state import DREALState
-from attn_rl.models import attention as attention_lib
-from attn_rl.models.dreal import Critics
-from attn_rl.models.resnet import ResNet, split_params
+from attn_rl.backbones import attention as attention_lib
+from attn_rl.backbones.resnet import ResNet, split_params
+from attn_rl.core.state import State
+from attn_rl.methods.dreal import rewards as rewards_lib
+from attn_rl.methods.dreal.critics import Critics
 
 
 def make_critics(model: ResNet) -> Critics:
@@ -194,20 +194,19 @@ def make_train_step(config, model: ResNet):
 
   grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)
 
-  def train_step(state: DREALState, batch, key):
+  def train_step(state: State, batch, key):
     key = jax.random.fold_in(key, state.step)
     (block_key,) = jax.random.split(key, 1)
     overrides = choose_overrides(model, block_key, d.substitute)
+    groups = state.trainable
     (total, (terms, (metrics, new_stats, logits))), grads = grad_fn(
-        state.backbone.params, state.actor.params, state.critic.params,
-        state.batch_stats.params, batch["image"], batch["label"], overrides)
+        groups["backbone"].params, groups["actor"].params, groups["critic"].params,
+        state.frozen["batch_stats"], batch["image"], batch["label"], overrides)
     g_backbone, g_actor, g_critic = grads
-    state = state.replace(
-        backbone=state.backbone.apply_gradients(grads=g_backbone),
-        actor=state.actor.apply_gradients(grads=g_actor),
-        critic=state.critic.apply_gradients(grads=g_critic) if d.critics else state.critic,
-        batch_stats=state.batch_stats.replace(params=new_stats),
-    )
+    updates = {"backbone": g_backbone, "actor": g_actor}
+    if d.critics:
+      updates["critic"] = g_critic
+    state = state.apply_gradients(updates).replace_frozen(batch_stats=new_stats)
     return state, {
         "loss/total": total,
         **{f"loss/{k}": v for k, v in terms.items()},
@@ -227,9 +226,11 @@ def make_eval_step(config, model: ResNet):
   """
   del config
 
-  def eval_step(state: DREALState, batch, key):
+  def eval_step(state: State, batch, key):
     del key
-    logits, _ = model.apply(state.inference_variables(), batch["image"], train=False)
+    variables = {"params": state.params("backbone", "actor"),
+                 "batch_stats": state.frozen["batch_stats"]}
+    logits, _ = model.apply(variables, batch["image"], train=False)
     label, mask = batch["label"], batch["mask"]
     correct = jnp.sum(mask * (jnp.argmax(logits, -1) == label))
     nll = optax.softmax_cross_entropy_with_integer_labels(logits, label)

@@ -5,17 +5,19 @@
 averaged over B images x M Monte-Carlo rollouts each. One forward pass serves all three
 terms; the `stop_gradient` cuts inside `RAM.unroll` and `losses` route each term to its
 component, so one `value_and_grad` over the three components' parameters yields exactly the
-per-component gradients (tests/ram_step_test.py checks the routing term by term).
+per-component gradients (tests/ram_test.py checks the routing term by term).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from attn_rl import losses
-from attn_rl.models.ram import RAM
-from attn_rl.state import RAMState
+from attn_rl.core.evaluators import classification
+from attn_rl.core.state import State
+from attn_rl.methods.ram.model import RAM
+from attn_rl.rl import policy_gradient, supervised
 
 
 def loss_terms(model: RAM, params: dict, images, labels, key):
@@ -25,11 +27,11 @@ def loss_terms(model: RAM, params: dict, images, labels, key):
   per-episode reward [B*M], baseline mean and logits [B*M, C].
   """
   out = model.unroll(params, images, key)
-  ce = jax.vmap(losses.classification_loss)(out.logits, labels)
-  reward = jax.vmap(losses.correct_reward)(out.logits, labels)
-  reinforce = jax.vmap(losses.reinforce_loss, in_axes=(1, 0, 1))(
+  ce = jax.vmap(supervised.classification_loss)(out.logits, labels)
+  reward = jax.vmap(supervised.correct_reward)(out.logits, labels)
+  reinforce = jax.vmap(policy_gradient.reinforce_loss, in_axes=(1, 0, 1))(
       out.log_probs, reward, out.baselines)
-  base = jax.vmap(losses.baseline_loss, in_axes=(1, 0))(out.baselines, reward)
+  base = jax.vmap(policy_gradient.baseline_loss, in_axes=(1, 0))(out.baselines, reward)
   terms = {"classification": ce.mean(), "reinforce": reinforce.mean(), "baseline": base.mean()}
   return terms, {"reward": reward, "baseline_mean": out.baselines.mean(), "logits": out.logits}
 
@@ -59,36 +61,30 @@ def make_train_step(config, model: RAM):
       lambda *a: _loss_fn(model, rl_config, *a), argnums=(0, 1, 2), has_aux=True
   )
 
-  def train_step(state: RAMState, batch, key):
+  def train_step(state: State, batch, key):
     key = jax.random.fold_in(key, state.step)
     (location_key,) = jax.random.split(key, 1)
     images = jnp.repeat(batch["image"], num_rollouts, axis=0)
     labels = jnp.repeat(batch["label"], num_rollouts, axis=0)
+    groups = state.trainable
     (total, (aux, logits)), grads = grad_fn(
-        state.classifier.params, state.location.params, state.baseline.params,
+        groups["classifier"].params, groups["location"].params, groups["baseline"].params,
         images, labels, location_key,
     )
     g_classifier, g_location, g_baseline = grads
-    state = state.replace(
-        classifier=state.classifier.apply_gradients(grads=g_classifier),
-        location=state.location.apply_gradients(grads=g_location),
-        baseline=state.baseline.apply_gradients(grads=g_baseline),
-    )
+    state = state.apply_gradients(
+        {"classifier": g_classifier, "location": g_location, "baseline": g_baseline})
     probs = jax.nn.softmax(logits).reshape(-1, num_rollouts, logits.shape[-1]).mean(1)
     metrics = {
         "loss/total": total,
         **aux,
         "acc": jnp.mean(jnp.argmax(probs, -1) == batch["label"]),
-        "grad_norm/classifier": _global_norm(g_classifier),
-        "grad_norm/location": _global_norm(g_location),
+        "grad_norm/classifier": optax.global_norm(g_classifier),
+        "grad_norm/location": optax.global_norm(g_location),
     }
     return state, metrics
 
   return train_step
-
-
-def _global_norm(tree) -> jax.Array:
-  return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(tree)))
 
 
 def make_eval_step(config, model: RAM):
@@ -99,19 +95,11 @@ def make_eval_step(config, model: RAM):
   """
   num_rollouts = config.eval.num_rollouts
 
-  def eval_step(state: RAMState, batch, key):
+  def eval_step(state: State, batch, key):
     images = jnp.repeat(batch["image"], num_rollouts, axis=0)
     out = model.unroll(state.params(), images, key)
     probs = jax.nn.softmax(out.logits).reshape(-1, num_rollouts, out.logits.shape[-1])
-    mean_probs = probs.mean(1)
-    label, mask = batch["label"], batch["mask"]
-    true_prob = jnp.take_along_axis(mean_probs, label[:, None], axis=1)[:, 0]
-    return {
-        "correct": jnp.sum(mask * (jnp.argmax(mean_probs, -1) == label)),
-        "correct_m1": jnp.sum(mask * (jnp.argmax(probs[:, 0], -1) == label)),
-        "nll": jnp.sum(mask * -jnp.log(jnp.maximum(true_prob, 1e-12))),
-        "count": jnp.sum(mask),
-    }
+    return classification.probability_sums(probs, batch["label"], batch["mask"])
 
   return eval_step
 

@@ -1,25 +1,25 @@
-"""Training state of the top-down + bottom-up method: one TrainState per component.
+"""The top-down method's record: its components, the frozen target network, and pictures.
 
   classifier   glimpse, core, action and context networks (cross-entropy of alpha_T and Z)
   location     the bottom-up location policy (REINFORCE)
   baseline     the REINFORCE baseline (squared error to the reward)
   qnet         the top-down Q-network (Q-learning)
-  qnet_target  the frozen target Q-network. A TrainState with an `optax.identity` optimizer
-               so that the checkpointer, which saves every TrainState field, keeps it; its
-               parameters move only by `update_target`, never by a gradient.
+and the frozen collection `qnet_target`, the target Q-network: no optimizer, it moves only by
+`steps.update_target`, never by a gradient.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import optax
-from flax import struct
-from flax.training import train_state
+import numpy as np
 
-from attn_rl import state as state_lib
+from attn_rl.core import method as method_lib
+from attn_rl.glimpse import pictures
+from attn_rl.methods.ram import method as ram_method
+from attn_rl.methods.topdown import config as td_config
+from attn_rl.methods.topdown import steps
+from attn_rl.methods.topdown.model import TopDownModel
 
-TOPDOWN_GROUPS = {
+GROUPS = {
     "classifier": ("glimpse", "core", "action", "context"),
     "location": ("location",),
     "baseline": ("baseline",),
@@ -27,47 +27,38 @@ TOPDOWN_GROUPS = {
 }
 
 
-class TopDownState(struct.PyTreeNode):
-  classifier: train_state.TrainState
-  location: train_state.TrainState
-  baseline: train_state.TrainState
-  qnet: train_state.TrainState
-  qnet_target: train_state.TrainState
-
-  @property
-  def step(self) -> jax.Array:
-    return self.classifier.step
-
-  def params(self) -> dict:
-    """All online network parameters merged into {network: params}."""
-    return {**self.classifier.params, **self.location.params, **self.baseline.params,
-            **self.qnet.params}
+def init_state(config, model: TopDownModel, key, image_shape):
+  """Fresh optimizers per group (RAM's recipe); the target network starts as the online one."""
+  params = model.init(key, image_shape)
+  return ram_method.create_state(params, config.optim, config.train.num_steps, GROUPS,
+                                 qnet_target={"qnet": params["qnet"]})
 
 
-def create_topdown_state(params: dict, optim_config, num_steps: int) -> TopDownState:
-  """Splits {network: params} into components, each with a fresh optimizer; target = online."""
-  def fresh(p, tx):
-    # An array step, as after jit, not a Python int.
-    return train_state.TrainState.create(apply_fn=None, params=p, tx=tx).replace(
-        step=jnp.zeros((), jnp.int32))
-
-  parts = {name: fresh({n: params[n] for n in nets}, state_lib.make_optimizer(
-                          optim_config, num_steps,
-                          lr_scale=state_lib.location_lr_scale(optim_config, name)))
-           for name, nets in TOPDOWN_GROUPS.items()}
-  parts["qnet_target"] = fresh({"qnet": params["qnet"]}, optax.identity())
-  return TopDownState(**parts)
+def save_pictures(config, out, images, labels, prefix, step) -> list[str]:
+  paths = []
+  for i in range(len(images)):
+    guess, label = int(np.argmax(out.logits[i])), int(labels[i])
+    region = None if out.top_left[i, 0] < 0 else (*out.top_left[i], int(out.window))
+    paths += pictures.save_region_trajectory(
+        f"{prefix}_{i}", images[i], out.locations[:, i], region,
+        glimpse_size=config.model.glimpse_size, num_scales=config.model.num_scales,
+        caption=f"step {step} label {label} guess {guess}",
+    )
+  return paths
 
 
-def update_target(online, target, step, topdown_config):
-  """Target parameters after an online update at `step` (the new step count).
-
-  'polyak': target <- tau * online + (1 - tau) * target every step;
-  'periodic': target <- online when step % target_period == 0, else unchanged.
-  """
-  c = topdown_config
-  if c.target_update == "polyak":
-    return optax.incremental_update(online, target, c.target_tau)
-  if c.target_update == "periodic":
-    return optax.periodic_update(online, target, step, c.target_period)
-  raise ValueError(f"topdown.target_update must be 'polyak' or 'periodic', got {c.target_update!r}")
+METHOD = method_lib.Method(
+    name="topdown",
+    defaults=td_config.defaults,
+    validate=td_config.validate,
+    make_model=lambda config, num_classes: TopDownModel(config, num_classes),
+    init_state=init_state,
+    make_train_step=steps.make_train_step,
+    make_eval_step=steps.make_eval_step,
+    make_predict=steps.make_predict,
+    inference_params=lambda state: state.params(),
+    save_pictures=save_pictures,
+    log_keys=("loss/total", "loss/classification", "loss/context", "loss/reinforce",
+              "loss/q", "acc"),
+    report="attn_rl.methods.topdown.paper",
+)

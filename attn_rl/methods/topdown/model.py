@@ -11,16 +11,11 @@ uniformly inside the last window (`sample_in_window`).
 
   RegionQNetwork   conv(3x3) -> per-region Dense (shared over regions) -> concat -> Q [A]
 
-Bottom-up agent (RAM with a convolutional glimpse network and a context classifier):
+Bottom-up agent: the glimpse agent of `glimpse/` (RAM's networks and rollout) with the
+convolutional glimpse network (`glimpse.networks.ConvGlimpseNetwork`, or RAM's MLP with
+model.glimpse_net='mlp'), per-glimpse logits and entropies, and a context classifier:
 
-  glimpse   g_t = ReLU(Dense(conv3(rho(x, l))) + Dense(ReLU(Dense(l)))), three
-            conv -> LayerNorm -> ReLU -> 2x2 max-pool blocks over the scales stacked as
-            channels; or RAM's MLP glimpse network ('mlp')
-  core, location, baseline, action   attn_rl.models.ram's networks
   context   Z = f_c(C), a two-layer classifier of the context vector C (Eq. 11)
-
-LayerNorm normalises each example over (height, width, channels): no batch statistics, so
-the step stays a pure function and is the same on 1 or 8 devices.
 """
 
 from __future__ import annotations
@@ -31,34 +26,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from attn_rl import distributions
-from attn_rl import topdown_losses as td_losses
-from attn_rl.models import glimpse as glimpse_lib
-from attn_rl.models import ram as ram_lib
+from attn_rl.glimpse import networks, rollout
+from attn_rl.methods.topdown import losses as td_losses
 
 COMPONENTS = ("glimpse", "core", "location", "baseline", "action", "context", "qnet")
-
-
-class ConvGlimpseNetwork(nn.Module):
-  channels: tuple[int, ...] = (32, 64, 64)
-  hidden_location: int = 128
-  features: int = 256
-
-  @nn.compact
-  def __call__(self, glimpses, locations):
-    """glimpses [B, k, g, g, C], locations [B, 2] -> g_t [B, features]."""
-    b, k, g, _, c = glimpses.shape
-    x = glimpses.transpose(0, 2, 3, 1, 4).reshape(b, g, g, k * c)
-    for i, width in enumerate(self.channels):
-      x = nn.Conv(width, (3, 3), padding="SAME", name=f"conv{i}")(x)
-      x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, name=f"norm{i}")(x)
-      x = nn.relu(x)
-      if x.shape[1] >= 2 and x.shape[2] >= 2:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
-    what = nn.Dense(self.features, name="what_out")(x.reshape(b, -1))
-    h_l = nn.relu(nn.Dense(self.hidden_location, name="where")(locations))
-    where = nn.Dense(self.features, use_bias=False, name="where_out")(h_l)
-    return nn.relu(what + where)
 
 
 class ContextClassifier(nn.Module):
@@ -157,10 +128,8 @@ class Descent(NamedTuple):
 
 class TopDownOutput(NamedTuple):
   logits: jax.Array  # [B, C] alpha_T's logits (the prediction)
-  step_logits: jax.Array  # [T, B, C] logits of alpha_t after every glimpse
   context_logits: jax.Array  # [B, C] logits of Z = f_c(C)
   locations: jax.Array  # [T, B, 2] sensed (unclipped) locations l_0 .. l_{T-1}
-  means: jax.Array  # [T, B, 2] policy means
   log_probs: jax.Array  # [T, B] log pi(l_t); 0 at t = 0 when l_0 is given (not a policy draw)
   baselines: jax.Array  # [T, B] b_t
   entropies: jax.Array  # [T, B] binary entropy of the glimpse read at l_t
@@ -176,37 +145,34 @@ class Prediction(NamedTuple):
 class TopDownModel:
   """Networks, the pyramid descent and the bottom-up unroll; pure functions of params."""
 
-  def __init__(self, config, num_classes: int = 10):
+  def __init__(self, config, num_classes: int):
     m, td, bu = config.model, config.topdown, config.bottomup
     self.num_glimpses, self.glimpse_size, self.num_scales = (
         m.num_glimpses, m.glimpse_size, m.num_scales)
-    # 'patch' or 'table' glimpse sensor (equal glimpses; see models/glimpse.py).
-    self.sensor = m.sensor
-    # lax.scan's unroll. With the conv glimpse network the whole episode is always unrolled:
-    # on the CPU backend the backward pass of convolutions inside a rolled loop ran 6.4x
-    # slower than unrolled (885 vs 138 ms for 6 glimpses at batch 128). The MLP glimpse
-    # network follows model.unroll, as RAM does.
-    self.scan_unroll = True if m.glimpse_net == "conv" or m.unroll else 1
-    self.loc_std = m.loc_std
     self.levels, self.grid = td.levels, td.grid
     self.canvas = config.data.canvas_size
     self.obs_side = self.canvas // td.grid ** (td.levels - 1)
     self.entropy_threshold = bu.entropy_threshold
     # Whether the top-down agent picks l_0's window (else RAM's learned start).
     self.use_topdown = bool(td.enabled)
-    if m.glimpse_net == "conv":
-      glimpse = ConvGlimpseNetwork(tuple(m.conv_channels), m.location_hidden, m.glimpse_features)
-    else:
-      glimpse = ram_lib.GlimpseNetwork(m.glimpse_hidden, m.location_hidden, m.glimpse_features)
+    nets = networks.make_networks(m, num_classes, glimpse_net=m.glimpse_net)
+    # lax.scan's unroll. With the conv glimpse network the whole episode is always unrolled:
+    # on the CPU backend the backward pass of convolutions inside a rolled loop ran 6.4x
+    # slower than unrolled (885 vs 138 ms for 6 glimpses at batch 128). The MLP glimpse
+    # network follows model.unroll, as RAM does.
+    self.agent = rollout.GlimpseAgent(
+        nets, num_glimpses=m.num_glimpses, glimpse_size=m.glimpse_size,
+        num_scales=m.num_scales, loc_std=m.loc_std, sensor=m.sensor,
+        scan_unroll=True if m.glimpse_net == "conv" or m.unroll else 1)
     self.nets = {
-        "glimpse": glimpse,
-        "core": ram_lib.CoreNetwork(m.core_hidden, m.core),
-        "location": ram_lib.LocationNetwork(m.location_mean),
-        "baseline": ram_lib.BaselineNetwork(),
-        "action": ram_lib.ActionNetwork(num_classes),
+        **nets,
         "context": ContextClassifier(bu.context_hidden, num_classes),
         "qnet": RegionQNetwork(td.grid, td.conv_features, td.region_features),
     }
+
+  @property
+  def scan_unroll(self):
+    return self.agent.scan_unroll
 
   def final_window(self) -> int:
     """Side in pixels of the window the bottom-up agent starts in."""
@@ -215,16 +181,14 @@ class TopDownModel:
   def init(self, key: jax.Array, image_shape: tuple[int, ...]) -> dict:
     """Parameters {component: params} for images of shape [H, W] or [H, W, C]."""
     channels = image_shape[2] if len(image_shape) == 3 else 1
-    g, core = self.glimpse_size, self.nets["core"]
     keys = dict(zip(COMPONENTS, jax.random.split(key, len(COMPONENTS)), strict=True))
-    h = jnp.zeros((1, core.hidden))
-    args = {
-        "glimpse": (jnp.zeros((1, self.num_scales, g, g, channels)), jnp.zeros((1, 2))),
-        "core": (core.initial_carry(1), jnp.zeros((1, self.nets["glimpse"].features))),
-        "location": (h,), "baseline": (h,), "action": (h,), "context": (h,),
-        "qnet": (jnp.zeros((1, self.obs_side, self.obs_side, channels)),),
+    h = jnp.zeros((1, self.nets["core"].hidden))
+    obs = jnp.zeros((1, self.obs_side, self.obs_side, channels))
+    return {
+        **self.agent.init(keys, image_shape),
+        "context": self.nets["context"].init(keys["context"], h)["params"],
+        "qnet": self.nets["qnet"].init(keys["qnet"], obs)["params"],
     }
-    return {name: self.nets[name].init(keys[name], *args[name])["params"] for name in COMPONENTS}
 
   def _apply(self, params, name, *args):
     return self.nets[name].apply({"params": params[name]}, *args)
@@ -264,7 +228,7 @@ class TopDownModel:
     return Descent(jnp.stack(obs_k), jnp.stack(actions), jnp.stack(qs), top_left)
 
   def unroll(self, params: dict, images, key, first_location=None) -> TopDownOutput:
-    """One bottom-up episode of T glimpses per image.
+    """One bottom-up episode of T glimpses per image (`GlimpseAgent.rollout`), plus Z.
 
     Args:
       params: {component: params}.
@@ -276,48 +240,13 @@ class TopDownModel:
     Returns:
       TopDownOutput (time-major).
     """
-    batch = images.shape[0]
-    sensor = glimpse_lib.make_sensor(
-        with_channels(images), sensor=self.sensor, glimpse_size=self.glimpse_size,
-        num_scales=self.num_scales)
-    noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
-    core = self.nets["core"]
-    given = first_location is not None
-    if given:
-      # l_0 is the top-down agent's draw, a constant input of the bottom-up episode.
-      first_location = jax.lax.stop_gradient(first_location)
-
-    def step(carry, xs):
-      core_state, h = carry
-      eps, t = xs
-      # Only the location and baseline networks read h here, and neither may train the core.
-      h_fixed = jax.lax.stop_gradient(h)
-      mean = self._apply(params, "location", h_fixed)
-      # The sample is an action, not a differentiable function of the policy: cut it.
-      loc = jax.lax.stop_gradient(mean + self.loc_std * eps)
-      log_prob = distributions.gaussian_log_prob(loc, mean, self.loc_std)
-      if given:
-        loc = jnp.where(t == 0, first_location, loc)
-        # l_0 was not drawn from the policy: no REINFORCE term for it.
-        log_prob = jnp.where(t == 0, 0.0, log_prob)
-      baseline = self._apply(params, "baseline", h_fixed)
-      loc_in = jnp.clip(loc, -1.0, 1.0)
-      rho = sensor(loc_in)
-      entropy = jax.vmap(lambda x: td_losses.binary_patch_entropy(x, self.entropy_threshold))(rho)
-      g = self._apply(params, "glimpse", rho, loc_in)
-      core_state, h = core.apply({"params": params["core"]}, core_state, g)
-      logits = self._apply(params, "action", h)
-      return (core_state, h), (loc, mean, log_prob, baseline, entropy, logits, h)
-
-    init = (core.initial_carry(batch), jnp.zeros((batch, core.hidden)))
-    steps = jnp.arange(self.num_glimpses)
-    _, (locs, means, log_probs, baselines, entropies, logits, hs) = jax.lax.scan(
-        step, init, (noise, steps), unroll=self.scan_unroll)
-    alpha = jax.nn.softmax(logits, axis=-1)
-    context = jax.vmap(td_losses.context_vector, in_axes=(1, 1))(alpha, hs)
+    out = self.agent.rollout(params, with_channels(images), key, first_location, per_step=True,
+                             entropy_threshold=self.entropy_threshold)
+    alpha = jax.nn.softmax(out.step_logits, axis=-1)
+    context = jax.vmap(td_losses.context_vector, in_axes=(1, 1))(alpha, out.hidden)
     context_logits = self._apply(params, "context", context)
-    return TopDownOutput(logits[-1], logits, context_logits, locs, means, log_probs, baselines,
-                         entropies)
+    return TopDownOutput(out.logits, context_logits, out.locations, out.log_probs,
+                         out.baselines, out.entropies)
 
 
 def with_channels(images):

@@ -6,7 +6,7 @@ Per image (B images x M rollouts each), in one forward pass:
   2. l_0 is drawn uniformly inside the chosen full-resolution window;
   3. bottom-up: a RAM episode of T glimpses from l_0.
 Losses (Eq. 14 plus the agents' own objectives), each routed to one component by the
-`stop_gradient` cuts in `models.topdown` and `topdown_losses`:
+`stop_gradient` cuts in `model`, `glimpse.rollout`, `losses` and `rl`:
   classifier  -y log alpha_T  +  beta1 * (-y log Z)                    (context on)
   location    beta2 * J, J = REINFORCE, each term weighted by H(x_t) + lambda (entropy on)
   baseline    w_b * mean_t (b_t - R)^2
@@ -17,8 +17,9 @@ Q-learning (Eqs. 8-9). An image gives levels - 1 decisions; decision k is taken 
 level-k observation) and leads to s_{k+1}. Rewards are 0 except after the last decision,
 whose next state is terminal: y_k = gamma * max_a' Q_target(s_{k+1}, a') for k < levels - 2,
 y_last = r. With the default 2 levels there is one decision per image, a contextual bandit
-regressing Q(s_0, a) on the bottom-up agent's success. The target network follows the online
-one by Polyak averaging or periodic copies (`topdown_state.update_target`).
+regressing Q(s_0, a) on the bottom-up agent's success. The target network, a frozen
+collection of the state, follows the online one by Polyak averaging or periodic copies
+(`update_target`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,26 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from attn_rl import losses
-from attn_rl import topdown_losses as td_losses
-from attn_rl.models import topdown as model_lib
-from attn_rl.models.topdown import TopDownModel
-from attn_rl.topdown_state import TopDownState, update_target
+from attn_rl.core.evaluators import classification
+from attn_rl.core.state import State
+from attn_rl.methods.topdown import losses as td_losses
+from attn_rl.methods.topdown import model as model_lib
+from attn_rl.methods.topdown.model import TopDownModel
+from attn_rl.rl import policy_gradient, supervised, value_learning
+
+
+def update_target(online, target, step, topdown_config):
+  """Target parameters after an online update at `step` (the new step count).
+
+  'polyak': target <- tau * online + (1 - tau) * target every step;
+  'periodic': target <- online when step % target_period == 0, else unchanged.
+  """
+  c = topdown_config
+  if c.target_update == "polyak":
+    return optax.incremental_update(online, target, c.target_tau)
+  if c.target_update == "periodic":
+    return optax.periodic_update(online, target, step, c.target_period)
+  raise ValueError(f"topdown.target_update must be 'polyak' or 'periodic', got {c.target_update!r}")
 
 
 def _q_loss(model: TopDownModel, td_config, qnet_params, target_params, descent, reward):
@@ -52,7 +68,7 @@ def _q_loss(model: TopDownModel, td_config, qnet_params, target_params, descent,
   # The reward is the outcome of the bottom-up episode, a constant target.
   r_t = jnp.where(last, jax.lax.stop_gradient(reward)[None], 0.0)
   discount_t = jnp.where(last, 0.0, td_config.discount) * jnp.ones_like(r_t)
-  per = jax.vmap(jax.vmap(td_losses.q_learning_loss))(
+  per = jax.vmap(jax.vmap(value_learning.q_learning_loss))(
       q_tm1, descent.actions, r_t, discount_t, q_t)
   chosen = jnp.take_along_axis(q_tm1, descent.actions[..., None], axis=-1)[..., 0]
   return per.mean(), chosen.mean()
@@ -83,15 +99,16 @@ def loss_terms(model: TopDownModel, config, params: dict, target_params, images,
     first = model_lib.sample_in_window(start_key, descent.top_left, model.final_window(),
                                        images.shape[1:3])
   out = model.unroll(params, images, location_key, first)
-  reward = jax.vmap(losses.correct_reward)(out.logits, labels)
+  reward = jax.vmap(supervised.correct_reward)(out.logits, labels)
   entropy_t = out.entropies if bu.entropy else jnp.zeros_like(out.entropies)
   lam = bu.entropy_lambda if bu.entropy else 1.0
   reinforce = jax.vmap(td_losses.entropy_weighted_reinforce_loss, in_axes=(1, 0, 1, 1, None))(
       out.log_probs, reward, out.baselines, entropy_t, lam)
   terms = {
-      "classification": jax.vmap(losses.classification_loss)(out.logits, labels).mean(),
+      "classification": jax.vmap(supervised.classification_loss)(out.logits, labels).mean(),
       "reinforce": reinforce.mean(),
-      "baseline": jax.vmap(losses.baseline_loss, in_axes=(1, 0))(out.baselines, reward).mean(),
+      "baseline": jax.vmap(policy_gradient.baseline_loss, in_axes=(1, 0))(
+          out.baselines, reward).mean(),
   }
   aux = {"reward/mean": reward.mean(), "baseline/mean": out.baselines.mean(),
          "entropy/mean": out.entropies.mean()}
@@ -113,10 +130,6 @@ def _total(config, terms):
   return total
 
 
-def _global_norm(tree) -> jax.Array:
-  return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(tree)))
-
-
 def make_train_step(config, model: TopDownModel):
   """train_step(state, batch, key) -> (state, metrics).
 
@@ -135,31 +148,30 @@ def make_train_step(config, model: TopDownModel):
 
   grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2, 3), has_aux=True)
 
-  def train_step(state: TopDownState, batch, key):
+  def train_step(state: State, batch, key):
     key = jax.random.fold_in(key, state.step)
     explore_key, start_key, location_key = jax.random.split(key, 3)
     images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
     labels = jnp.repeat(batch["label"], num_rollouts, axis=0)
     epsilon = epsilon_fn(state.step)
+    groups = state.trainable
     (total, (aux, logits)), grads = grad_fn(
-        state.classifier.params, state.location.params, state.baseline.params,
-        state.qnet.params, state.qnet_target.params, images, labels,
+        groups["classifier"].params, groups["location"].params, groups["baseline"].params,
+        groups["qnet"].params, state.frozen["qnet_target"], images, labels,
         (explore_key, start_key, location_key), epsilon,
     )
     g_classifier, g_location, g_baseline, g_qnet = grads
-    state = state.replace(
-        classifier=state.classifier.apply_gradients(grads=g_classifier),
-        location=state.location.apply_gradients(grads=g_location),
-        baseline=state.baseline.apply_gradients(grads=g_baseline),
-    )
+    updates = {"classifier": g_classifier, "location": g_location, "baseline": g_baseline}
+    if td.enabled:
+      updates["qnet"] = g_qnet
+    state = state.apply_gradients(updates)
     metrics = {}
     if td.enabled:
-      qnet = state.qnet.apply_gradients(grads=g_qnet)
-      target = state.qnet_target.replace(
-          params=update_target(qnet.params, state.qnet_target.params, qnet.step, td),
-          step=qnet.step)
-      state = state.replace(qnet=qnet, qnet_target=target)
-      metrics["grad_norm/qnet"] = _global_norm(g_qnet)
+      qnet = state.trainable["qnet"]
+      # The target moves only by this update rule, never by a gradient.
+      state = state.replace_frozen(qnet_target=update_target(
+          qnet.params, state.frozen["qnet_target"], qnet.step, td))
+      metrics["grad_norm/qnet"] = optax.global_norm(g_qnet)
       if td.exploration == "epsilon":
         metrics["epsilon"] = epsilon
     probs = jax.nn.softmax(logits).reshape(-1, num_rollouts, logits.shape[-1]).mean(1)
@@ -167,8 +179,8 @@ def make_train_step(config, model: TopDownModel):
         "loss/total": total,
         **aux,
         "acc": jnp.mean(jnp.argmax(probs, -1) == batch["label"]),
-        "grad_norm/classifier": _global_norm(g_classifier),
-        "grad_norm/location": _global_norm(g_location),
+        "grad_norm/classifier": optax.global_norm(g_classifier),
+        "grad_norm/location": optax.global_norm(g_location),
     })
     return state, metrics
 
@@ -198,23 +210,15 @@ def make_eval_step(config, model: TopDownModel):
   """
   num_rollouts = config.eval.num_rollouts
 
-  def eval_step(state: TopDownState, batch, key):
+  def eval_step(state: State, batch, key):
     start_key, location_key = jax.random.split(key)
     params = state.params()
     images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
     first, descent = _greedy_start(model, params, images, start_key)
     out = model.unroll(params, images, location_key, first)
     per_image = lambda x: jax.nn.softmax(x).reshape(-1, num_rollouts, x.shape[-1])
-    probs = per_image(out.logits)
-    mean_probs = probs.mean(1)
     label, mask = batch["label"], batch["mask"]
-    true_prob = jnp.take_along_axis(mean_probs, label[:, None], axis=1)[:, 0]
-    sums = {
-        "correct": jnp.sum(mask * (jnp.argmax(mean_probs, -1) == label)),
-        "correct_m1": jnp.sum(mask * (jnp.argmax(probs[:, 0], -1) == label)),
-        "nll": jnp.sum(mask * -jnp.log(jnp.maximum(true_prob, 1e-12))),
-        "count": jnp.sum(mask),
-    }
+    sums = classification.probability_sums(per_image(out.logits), label, mask)
     if config.bottomup.context:
       context_probs = per_image(out.context_logits).mean(1)
       sums["correct_context"] = jnp.sum(mask * (jnp.argmax(context_probs, -1) == label))

@@ -1,0 +1,1 @@
+"""Backbones: ResNets with SE, CBAM or SRM attention on every residual branch."""

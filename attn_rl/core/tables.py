@@ -1,0 +1,24 @@
+"""Cell formatting shared by the methods' results tables (tools/report.py builds the rows)."""
+
+from __future__ import annotations
+
+
+def error_text(r: dict) -> str:
+  err = f"{r['test_error_mean']:.2f}%"
+  if r["test_error_std"] is not None:
+    err += f" ± {r['test_error_std']:.2f}"
+  if len(r["test_error_each"]) > 1:
+    err += " (" + ", ".join(f"{e:.2f}" for e in r["test_error_each"]) + ")"
+  return err
+
+
+def wall_text(r: dict) -> str:
+  return "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
+
+
+def run_links(r: dict) -> str:
+  return ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+
+
+def percent(x: float | None) -> str:
+  return "" if x is None else f"{x:.2f}%"

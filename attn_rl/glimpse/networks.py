@@ -1,0 +1,123 @@
+"""The networks of a glimpse agent (Mnih et al. 2014, Sec. 4; Chen et al. 2021, Sec. 3).
+
+  glimpse   g_t from the glimpse rho(x, l) and the location l, two kinds:
+            `GlimpseNetwork` (RAM's MLP): g = ReLU(Linear(h_g) + Linear(h_l)),
+            h_g = ReLU(Linear(rho)), h_l = ReLU(Linear(l))                      (128/128/256)
+            `ConvGlimpseNetwork` (Chen et al.): three conv -> LayerNorm -> ReLU -> 2x2 max-pool
+            blocks over the scales stacked as channels, then as above with l
+  core      h_t = ReLU(Linear(h_{t-1}) + Linear(g_t)) (256 units), or an LSTM
+  location  mean of l_{t+1} = Linear(h_t) (optionally tanh); l ~ N(mean, sigma^2 I)
+  baseline  b_t = Linear(h_t), the REINFORCE baseline
+  action    class logits from a core state
+
+LayerNorm normalises each example over (height, width, channels): no batch statistics, so
+steps stay pure functions and are the same on 1 or 8 devices.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class GlimpseNetwork(nn.Module):
+  hidden_glimpse: int = 128
+  hidden_location: int = 128
+  features: int = 256
+
+  @nn.compact
+  def __call__(self, glimpses, locations):
+    """glimpses [B, k, g, g, C], locations [B, 2] -> g_t [B, features]."""
+    flat = glimpses.reshape(glimpses.shape[0], -1)
+    h_g = nn.relu(nn.Dense(self.hidden_glimpse, name="what")(flat))
+    h_l = nn.relu(nn.Dense(self.hidden_location, name="where")(locations))
+    return nn.relu(nn.Dense(self.features, name="what_out")(h_g) +
+                   nn.Dense(self.features, use_bias=False, name="where_out")(h_l))
+
+
+class ConvGlimpseNetwork(nn.Module):
+  channels: tuple[int, ...] = (32, 64, 64)
+  hidden_location: int = 128
+  features: int = 256
+
+  @nn.compact
+  def __call__(self, glimpses, locations):
+    """glimpses [B, k, g, g, C], locations [B, 2] -> g_t [B, features]."""
+    b, k, g, _, c = glimpses.shape
+    x = glimpses.transpose(0, 2, 3, 1, 4).reshape(b, g, g, k * c)
+    for i, width in enumerate(self.channels):
+      x = nn.Conv(width, (3, 3), padding="SAME", name=f"conv{i}")(x)
+      x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, name=f"norm{i}")(x)
+      x = nn.relu(x)
+      if x.shape[1] >= 2 and x.shape[2] >= 2:
+        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    what = nn.Dense(self.features, name="what_out")(x.reshape(b, -1))
+    h_l = nn.relu(nn.Dense(self.hidden_location, name="where")(locations))
+    where = nn.Dense(self.features, use_bias=False, name="where_out")(h_l)
+    return nn.relu(what + where)
+
+
+class CoreNetwork(nn.Module):
+  """carry, g_t -> (carry, h_t). 'rnn': the paper's rectifier RNN; 'lstm': an LSTM."""
+
+  hidden: int = 256
+  kind: str = "rnn"
+
+  @nn.compact
+  def __call__(self, carry, g):
+    if self.kind == "lstm":
+      return nn.OptimizedLSTMCell(self.hidden, name="lstm")(carry, g)
+    h = nn.relu(nn.Dense(self.hidden, name="input")(g) +
+                nn.Dense(self.hidden, use_bias=False, name="recurrent")(carry))
+    return h, h
+
+  def initial_carry(self, batch: int):
+    zeros = jnp.zeros((batch, self.hidden))
+    return (zeros, zeros) if self.kind == "lstm" else zeros
+
+
+class LocationNetwork(nn.Module):
+  """h [B, H] -> mean of the next location [B, 2]."""
+
+  mean_activation: str = "linear"
+
+  @nn.compact
+  def __call__(self, h):
+    mean = nn.Dense(2)(h)
+    return jnp.tanh(mean) if self.mean_activation == "tanh" else mean
+
+
+class BaselineNetwork(nn.Module):
+  @nn.compact
+  def __call__(self, h):
+    """h [B, H] -> b [B]."""
+    return nn.Dense(1)(h)[:, 0]
+
+
+class ActionNetwork(nn.Module):
+  num_classes: int = 10
+
+  @nn.compact
+  def __call__(self, h):
+    """h [B, H] -> logits [B, num_classes]."""
+    return nn.Dense(self.num_classes)(h)
+
+
+def make_networks(model_config, num_classes: int, glimpse_net: str = "mlp") -> dict:
+  """{'glimpse', 'core', 'location', 'baseline', 'action'} from config.model.
+
+  glimpse_net: 'mlp' (`GlimpseNetwork`) or 'conv' (`ConvGlimpseNetwork`, widths from
+  `model.conv_channels`).
+  """
+  m = model_config
+  if glimpse_net == "conv":
+    glimpse = ConvGlimpseNetwork(tuple(m.conv_channels), m.location_hidden, m.glimpse_features)
+  else:
+    glimpse = GlimpseNetwork(m.glimpse_hidden, m.location_hidden, m.glimpse_features)
+  return {
+      "glimpse": glimpse,
+      "core": CoreNetwork(m.core_hidden, m.core),
+      "location": LocationNetwork(m.location_mean),
+      "baseline": BaselineNetwork(),
+      "action": ActionNetwork(num_classes),
+  }

@@ -1,0 +1,1 @@
+"""DREAL (Li & Chen, ECCV 2020): attention modules trained by recurrent critics."""

@@ -1,0 +1,1 @@
+"""Top-down + bottom-up attention (Chen et al. 2021, "Where to look")."""

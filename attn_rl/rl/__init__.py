@@ -1,0 +1,1 @@
+"""RL math as small pure functions on unbatched inputs (vmap them), rlax style."""

@@ -1,0 +1,172 @@
+"""The contract of every method in the registry, and every config file's quicktest end to end.
+
+Per method (on its quicktest network): the train step is a pure function of (state, batch,
+key) traced once, every trainable group steps, the metrics are flat finite scalars with the
+names the loop logs; 1 and 8 devices give the same step; the eval step's sums are masked and
+the evaluator turns them into the selection metric. Per config file: `:quicktest` trains,
+validates, checkpoints, draws, tests once, and an interrupted run resumes to the same result.
+Method-specific expectations (gradient routing, hand-computed values) live in each method's
+own test file.
+"""
+
+import functools
+import glob
+import importlib.util
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from attn_rl.core import evaluators, loop, parallel
+from attn_rl.core import method as method_lib
+from attn_rl.data import pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
+                 if not os.path.basename(p).startswith("_"))
+# The config whose quicktest network each method's step contract runs on.
+STEP_CONFIGS = {"ram": ("ram_clutter.py", "quicktest"),
+                "topdown": ("topdown_clutter100.py", "quicktest"),
+                "dreal": ("dreal_clutter.py", "cbam,quicktest")}
+
+
+def load_config(path, arg="quicktest", **overrides):
+  spec = importlib.util.spec_from_file_location("cfg", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(arg)
+  with config.unlocked():
+    config.data.source = "synthetic"  # Tests never need the real dataset.
+    for key, value in overrides.items():
+      group, name = key.split(".")
+      config[group][name] = value
+  return config
+
+
+def read_metrics(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+def test_every_method_has_a_step_config():
+  assert set(STEP_CONFIGS) == set(method_lib.names())
+
+
+@functools.cache
+def setup(name, batch=16):
+  path, arg = STEP_CONFIGS[name]
+  config = load_config(os.path.join(ROOT, "configs", path), arg,
+                       **{"optim.schedule": "constant"})
+  method = method_lib.get(name)
+  method.validate(config)
+  model = method.make_model(config, pipeline.num_classes(config.data))
+  shape = pipeline.image_shape(config.data)
+  state = jax.jit(lambda k: method.init_state(config, model, k, shape))(jax.random.key(0))
+  rng = np.random.default_rng(0)
+  data = {"image": jnp.asarray(rng.integers(0, 256, (batch, *shape)), jnp.uint8),
+          "label": jnp.asarray(rng.integers(0, 10, batch), jnp.int32)}
+  return config, method, model, state, data
+
+
+@pytest.mark.parametrize("name", method_lib.names())
+def test_train_step_is_pure_traces_once_and_steps_every_group(name):
+  config, method, model, state, batch = setup(name)
+  chex.clear_trace_counter()
+  step = jax.jit(chex.assert_max_traces(method.make_train_step(config, model), n=1))
+  key = jax.random.key(7)
+  s1, m1 = step(state, batch, key)
+  s1b, m1b = step(state, batch, key)
+  chex.assert_trees_all_equal((s1, m1), (s1b, m1b))
+  s2, m2 = step(s1, batch, key)  # A new step number changes the draws, not the trace.
+  chex.assert_trees_all_equal_shapes(state, s2)
+  assert int(s2.step) == 2
+  assert not all(float(m1[k]) == float(m2[k]) for k in m1)
+  for k, v in m2.items():
+    assert jnp.shape(v) == () and np.isfinite(float(v)), k
+  assert {"loss/total", "acc"} <= set(m2) and set(method.log_keys) <= set(m2)
+  for group, before in state.trainable.items():
+    after = s1.trainable[group]
+    moved = any(bool(jnp.any(a != b)) for a, b in zip(
+        jax.tree.leaves(before.params), jax.tree.leaves(after.params), strict=True))
+    assert moved and int(after.step) == 1, f"{name}: group {group} did not step"
+
+
+@pytest.mark.parametrize("name", method_lib.names())
+def test_one_and_eight_devices_give_the_same_step(name):
+  assert jax.device_count() == 8
+  config, method, model, state, batch = setup(name)
+  results = []
+  for n in (1, 8):
+    mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": n}))
+    repl = parallel.replicated(mesh)
+    sharding = jax.tree.map(lambda _, r=repl: r, state)
+    step = jax.jit(method.make_train_step(config, model),
+                   in_shardings=(sharding, parallel.batch_sharded(mesh), repl),
+                   out_shardings=(sharding, repl))
+    s = jax.device_put(state, repl)
+    b = parallel.global_batch(jax.device_get(batch), mesh)
+    assert len(b["image"].sharding.device_set) == n
+    for _ in range(2):
+      s, metrics = step(s, b, jax.random.key(1))
+    results.append(jax.device_get((s, metrics)))
+  (s1, m1), (s8, m8) = results
+  for k in m1:
+    np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=1e-5, err_msg=k)
+  # Adam divides by sqrt(v), which magnifies all-reduce rounding on near-zero gradients; 1e-4
+  # is a tenth of one step of a 1e-3 learning rate.
+  for a, b in zip(jax.tree.leaves(s1), jax.tree.leaves(s8), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", method_lib.names())
+def test_eval_step_sums_are_masked_and_give_the_selection_metric(name):
+  config, method, model, state, batch = setup(name)
+  masked = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 11)}
+  sums = jax.device_get(jax.jit(method.make_eval_step(config, model))(
+      state, masked, jax.random.key(0)))
+  assert float(sums["count"]) == 5.0
+  assert 0 <= float(sums["correct"]) <= 5
+  summary = evaluators.get(method.evaluator).summarize(sums)
+  assert method.selection_metric in summary and 0.0 <= summary["error"] <= 1.0
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
+  config = load_config(path)
+  straight = str(tmp_path / "straight")
+  results = loop.train_and_evaluate(config, straight)
+  assert results["finished"] and 0.0 <= results["error"] <= 1.0
+  metrics = read_metrics(straight)
+  assert any("train/loss/total" in m for m in metrics)
+  val = [m for m in metrics if "val/error" in m]
+  test = [m for m in metrics if "test/error" in m]
+  assert val and len(test) == 1
+  # The test split is scored on every metric validation reports.
+  assert {k[4:] for k in val[0] if k.startswith("val/")} == {
+      k[5:] for k in test[0] if k.startswith("test/")}
+  assert os.path.exists(os.path.join(straight, "config.json"))
+  assert os.path.isdir(os.path.join(straight, "checkpoints", "6"))
+  assert glob.glob(os.path.join(straight, "pictures", "test_*.gif"))
+  assert glob.glob(os.path.join(straight, "pictures", "validation_*.png"))
+
+  # Interrupted after 4 steps, then rerun: the same final state and metrics.
+  resumed = str(tmp_path / "resumed")
+  partial = loop.train_and_evaluate(config, resumed, max_steps_this_run=4)
+  assert not partial["finished"] and partial["step"] == 4
+  # error_m1 only where evaluation has rollouts (not DREAL's deterministic networks).
+  scores = lambda r: {k: r.get(k) for k in ("error", "error_m1", "nll", "selected_step",
+                                            "val_error")}
+  finished = loop.train_and_evaluate(config, resumed)
+  assert scores(finished) == scores(results)
+  last = lambda w: [m for m in read_metrics(w) if m["step"] == 6]
+  strip = lambda ms: [{k: v for k, v in m.items() if k not in ("time", "train/images_per_sec")}
+                      for m in ms]
+  assert strip(last(straight)) == strip(last(resumed))
+  assert [m["step"] for m in read_metrics(resumed) if "val/error" in m] == [3, 6]
+  # A finished run returns its stored results without training (or testing) again.
+  assert loop.train_and_evaluate(config, resumed) == finished
