@@ -2,6 +2,7 @@
 
   python benchmarks/golden_quicktest.py --write benchmarks/golden_quicktest.json   # record
   python benchmarks/golden_quicktest.py --check benchmarks/golden_quicktest.json   # compare
+  python benchmarks/golden_quicktest.py --check ... --ignore=val/,test/   # training only
 
 Each entry runs the unchanged command line (`python -m attn_rl.main`) at seed 0 on synthetic
 data, stretched to 20 training steps with a log record every step, and keeps every record of
@@ -68,7 +69,8 @@ def run_all() -> dict:
   return out
 
 
-def differences(golden: dict, now: dict) -> list[str]:
+def differences(golden: dict, now: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+  """Every value that differs, except keys starting with a prefix in `ignore`."""
   diffs = []
   for config, b in now.items():
     a = golden["runs"].get(config)
@@ -79,10 +81,24 @@ def differences(golden: dict, now: dict) -> list[str]:
       diffs.append(f"{config}: {len(a)} records in the golden file, {len(b)} now")
     for ra, rb in zip(a, b, strict=False):
       for key in sorted(set(ra) | set(rb)):
+        if key.startswith(ignore):
+          continue
         if json.dumps(ra.get(key)) != json.dumps(rb.get(key)):
           diffs.append(f"{config} step {ra.get('step')} {key}: golden {ra.get(key)!r}, "
                        f"now {rb.get(key)!r}")
   return diffs
+
+
+def write(path: str, now: dict) -> None:
+  git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+  status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                          capture_output=True, text=True)
+  with open(path, "w") as f:
+    json.dump({"commit": git.stdout.strip(), "git_dirty": bool(status.stdout.strip()),
+               "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.platform(),
+               "cpu_model": _cpu_model(), "cpu_count": os.cpu_count(), "overrides": OVERRIDES,
+               "runs": now}, f, indent=1)
+  print(f"wrote {path}")
 
 
 def _cpu_model() -> str:
@@ -96,25 +112,28 @@ def main():
   group = parser.add_mutually_exclusive_group(required=True)
   group.add_argument("--write", help="Record the golden file here.")
   group.add_argument("--check", help="Compare against this golden file.")
+  parser.add_argument("--rewrite", action="store_true", help="With --check: afterwards, "
+                      "record this run as the new golden file (for a deliberate change).")
+  parser.add_argument("--ignore", default="", help="With --check: comma-separated key "
+                      "prefixes not compared (e.g. val/,test/ for a change meant to alter "
+                      "evaluation only).")
   args = parser.parse_args()
   now = run_all()
   if args.write:
-    git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    with open(args.write, "w") as f:
-      json.dump({"commit": git.stdout.strip(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-                 "machine": platform.platform(), "cpu_model": _cpu_model(),
-                 "cpu_count": os.cpu_count(),
-                 "overrides": OVERRIDES, "runs": now}, f, indent=1)
-    print(f"wrote {args.write}")
+    write(args.write, now)
     return
   with open(args.check) as f:
     golden = json.load(f)
-  diffs = differences(golden, now)
+  ignore = tuple(p for p in args.ignore.split(",") if p)
+  diffs = differences(golden, now, ignore)
   for d in diffs[:50]:
     print(d)
+  if args.rewrite:
+    write(args.check, now)
   total = sum(len(v) for v in now.values())
   print(f"{len(CONFIGS)} configs, {total} records: "
-        + ("bit-identical to the golden file" if not diffs else f"{len(diffs)} differences"))
+        + ("bit-identical to the golden file" if not diffs else f"{len(diffs)} differences")
+        + (f" (keys starting with {', '.join(ignore)} not compared)" if ignore else ""))
   sys.exit(1 if diffs else 0)
 
 

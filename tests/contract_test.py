@@ -126,13 +126,32 @@ def test_one_and_eight_devices_give_the_same_step(name):
 @pytest.mark.parametrize("name", method_lib.names())
 def test_eval_step_sums_are_masked_and_give_the_selection_metric(name):
   config, method, model, state, batch = setup(name)
-  masked = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 11)}
+  masked = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 11), "index": jnp.arange(16)}
   sums = jax.device_get(jax.jit(method.make_eval_step(config, model))(
       state, masked, jax.random.key(0)))
   assert float(sums["count"]) == 5.0
   assert 0 <= float(sums["correct"]) <= 5
   summary = evaluators.get(method.evaluator).summarize(sums)
   assert method.selection_metric in summary and 0.0 <= summary["error"] <= 1.0
+
+
+@pytest.mark.parametrize("name", method_lib.names())
+def test_a_score_does_not_depend_on_the_eval_batch_size(name):
+  """Examples draw their rollouts from their index: 16 examples scored as one batch and as
+  two batches of 8 (in either order) give the same sums."""
+  config, method, model, state, batch = setup(name)
+  full = {**batch, "mask": jnp.ones(16), "index": jnp.arange(16)}
+  step = jax.jit(method.make_eval_step(config, model))
+  key = jax.random.key(3)
+  whole = jax.device_get(step(state, full, key))
+  halves = [jax.device_get(step(state, jax.tree.map(lambda x, s=s: x[s], full), key))
+            for s in (slice(8, 16), slice(0, 8))]
+  for k, v in whole.items():
+    np.testing.assert_allclose(v, halves[0][k] + halves[1][k], rtol=1e-5, err_msg=k)
+  # The draws do depend on the key (stochastic methods): the sums are not constants.
+  other = jax.device_get(step(state, full, jax.random.key(4)))
+  if "correct_m1" in whole:
+    assert any(float(whole[k]) != float(other[k]) for k in whole)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)

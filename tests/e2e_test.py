@@ -1,19 +1,15 @@
-"""The loop through the RAM quicktest: signals, NaN, config checks, bad input, the CLI and the
-visualize tool (every config's quicktest end to end: tests/contract_test.py)."""
+"""The loop through the RAM quicktest: config checks, bad input, the CLI and the visualize tool
+(every config's quicktest end to end: tests/contract_test.py; faults: tests/faults_test.py)."""
 
-import glob
 import importlib.util
 import json
 import os
-import signal
-import subprocess
-import sys
 
 import jax
 import pytest
 
 from attn_rl.core import checkpointing, loop, parallel
-from attn_rl.data import batching
+from attn_rl.data import pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The loop-level tests (resume, signals, bad input) run on this one.
@@ -38,32 +34,6 @@ def read_metrics(workdir):
     return [json.loads(line) for line in f]
 
 
-def test_sigterm_checkpoints_and_rerun_resumes(tmp_path, monkeypatch):
-  config = load_config(RAM_CONFIG)
-  real = batching.train_dataset
-
-  def interrupting(batches, start, num_steps, prefetch):
-    for i, batch in enumerate(real(batches, start, num_steps, prefetch)):
-      if start == 0 and i == 2:
-        os.kill(os.getpid(), signal.SIGTERM)
-      yield batch
-
-  monkeypatch.setattr(batching, "train_dataset", interrupting)
-  workdir = str(tmp_path / "w")
-  first = loop.train_and_evaluate(config, workdir)
-  assert not first["finished"] and first["step"] == 3
-  assert checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                    max_to_keep=2).latest_step() == 3
-  assert loop.train_and_evaluate(config, workdir)["finished"]
-
-
-def test_non_finite_loss_stops_naming_the_step(tmp_path):
-  config = load_config(RAM_CONFIG, **{"optim.learning_rate": float("nan"),
-                                      "optim.schedule": "constant"})
-  with pytest.raises(FloatingPointError, match="Non-finite loss at step 2"):
-    loop.train_and_evaluate(config, str(tmp_path / "w"))
-
-
 def test_checkpoint_from_another_config_is_refused(tmp_path):
   workdir = str(tmp_path / "w")
   loop.train_and_evaluate(load_config(RAM_CONFIG), workdir, max_steps_this_run=2)
@@ -85,11 +55,29 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ("train.batch_size", 12, "train.batch_size=12 does not divide over the 8 devices"),
     ("eval.batch_size", 30, "eval.batch_size=30 does not divide"),
     ("mesh.data", 16, "mesh.data=16 but 8 devices exist"),
+    ("optim.learning_rate", 0.0, "optim.learning_rate=0.0 must be a positive"),
+    ("optim.learning_rate", -1e-3, "optim.learning_rate=-0.001 must be a positive"),
+    ("optim.learning_rate", float("nan"), "optim.learning_rate=nan must be a positive"),
+    ("optim.name", "adamw", "optim.name='adamw' is not one of 'adam', 'sgd'"),
+    ("optim.schedule", "linear", "optim.schedule='linear' is not one of"),
+    ("optim.grad_clip_norm", -1.0, "optim.grad_clip_norm=-1.0 must be >= 0"),
+    ("ckpt.max_to_keep", 0, "ckpt.max_to_keep=0 must be a positive"),
 ])
-def test_bad_config_values_give_clear_errors(tmp_path, key, value, message):
+def test_bad_config_values_give_clear_errors(tmp_path, key, value, message, monkeypatch):
   config = load_config(RAM_CONFIG, **{key: value})
+
+  def no_data(*args, **kwargs):
+    raise AssertionError("data loaded before the config was checked")
+
+  # Every check comes before the data (and the seconds it takes to load).
+  monkeypatch.setattr(pipeline, "make_batches", no_data)
   with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
     loop.train_and_evaluate(config, str(tmp_path / "w"))
+
+
+def test_max_steps_this_run_must_be_positive(tmp_path):
+  with pytest.raises(ValueError, match="--max_steps_this_run=-1 must be at least 1"):
+    loop.train_and_evaluate(load_config(RAM_CONFIG), str(tmp_path / "w"), max_steps_this_run=-1)
 
 
 def test_unknown_variant_and_unknown_key():
@@ -121,20 +109,6 @@ def test_missing_dataset_error_from_the_loop(tmp_path):
   config = load_config(RAM_CONFIG, **{"data.source": "tfds", "data.tfds_data_dir": str(tmp_path)})
   with pytest.raises(FileNotFoundError, match="TFDS_DATA_DIR=../shared/data/tensorflow_datasets"):
     loop.train_and_evaluate(config, str(tmp_path / "w"))
-
-
-def test_cli_runs_and_visualize_draws(tmp_path):
-  env = {**os.environ, "XLA_FLAGS": ""}
-  workdir = str(tmp_path / "cli")
-  cmd = [sys.executable, "-m", "attn_rl.main", f"--config={RAM_CONFIG}:quicktest",
-         "--config.data.source=synthetic", f"--workdir={workdir}"]
-  subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)
-  assert json.load(open(os.path.join(workdir, "results.json")))["finished"]
-  out = str(tmp_path / "pics")
-  subprocess.run([sys.executable, "-m", "attn_rl.tools.visualize", f"--workdir={workdir}",
-                  f"--out={out}", "--num=2"], check=True, env=env, cwd=ROOT, capture_output=True)
-  assert len(glob.glob(os.path.join(out, "*.gif"))) == 2
-  assert len(glob.glob(os.path.join(out, "*.png"))) == 2
 
 
 def test_default_workdir():

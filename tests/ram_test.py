@@ -91,7 +91,7 @@ def test_location_gradient_only_from_reinforce_in_the_step():
 
 def test_eval_step_counts_and_masks():
   config, model, state, batch = make()
-  batch = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 3)}
+  batch = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 3), "index": jnp.arange(8)}
   out = jax.jit(ram_steps.make_eval_step(config, model))(state, batch, jax.random.key(0))
   assert float(out["count"]) == 5.0
   assert 0 <= float(out["correct"]) <= 5 and 0 <= float(out["correct_m1"]) <= 5

@@ -271,7 +271,7 @@ def test_ram_arm_leaves_the_q_networks_alone():
 
 def test_eval_step_counts_masks_and_reports_the_pieces():
   config, model, state, batch = make()
-  batch = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 3)}
+  batch = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 3), "index": jnp.arange(8)}
   out = jax.jit(td_steps.make_eval_step(config, model))(state, batch, jax.random.key(0))
   assert float(out["count"]) == 5.0
   for k in ("correct", "correct_m1", "correct_context"):

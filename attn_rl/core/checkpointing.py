@@ -12,13 +12,17 @@ identity optimizer (`step`, `params`, empty `opt_state`), and restore still read
 
 from __future__ import annotations
 
+import gc
+import logging as std_logging
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 import orbax.checkpoint as ocp
+from absl import logging
 from flax import traverse_util
 from flax.training import train_state
 
@@ -32,6 +36,14 @@ RESUMABLE_CHANGES = (
     "model.sensor",  # The two sensors compute the same glimpses.
     "model.unroll",  # Rolled and unrolled glimpse loops compute the same episode.
 )
+# Optimizer values that may change on resume (after a NaN, say), with the change recorded in
+# metrics.jsonl as `config/<key>` at the resumed step. Clipping may change its threshold but
+# not switch on or off: that changes the shape of the optimizer state.
+TUNABLE_ON_RESUME = tuple(f"{g}.{k}" for g in ("optim", "optim.critic")
+                          for k in ("learning_rate", "final_lr_fraction", "grad_clip_norm"))
+# Schedules whose learning rate at a step does not depend on train.num_steps: with them (and
+# only them) a run may be extended by resuming with a larger train.num_steps.
+LENGTH_FREE_SCHEDULES = ("constant", "piecewise")
 # Keys added after checkpoints were written without them -> the value that reproduces the
 # old behaviour: a checkpoint lacking the key resumes when the run keeps that value (or when
 # the key is in RESUMABLE_CHANGES), and `fill_added_keys` gives it to an old config.json.
@@ -40,6 +52,10 @@ ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False}
 
 class ConfigMismatchError(ValueError):
   """The workdir's checkpoint was written under a different config."""
+
+
+class CheckpointDamagedError(RuntimeError):
+  """No step of a checkpoint directory can be restored."""
 
 
 def flatten(d: dict) -> dict:
@@ -71,18 +87,48 @@ def config_differences(saved: dict, current: dict, retired: tuple[str, ...] = ()
   retired: keys the method no longer has (a redesign dropped them as unused): present in an
   old checkpoint's config and absent now, they are no difference.
   """
+  return _compare(saved, current, retired)[0]
+
+
+def tunable_changes(saved: dict, current: dict) -> dict:
+  """{key: (old, new)} of the allowed changes worth recording (TUNABLE_ON_RESUME, a longer
+  train.num_steps)."""
+  return _compare(saved, current, ())[1]
+
+
+def _compare(saved: dict, current: dict, retired: tuple[str, ...]) -> tuple[list[str], dict]:
   a = {k: _json_like(v) for k, v in flatten(saved).items()}
   b = {k: _json_like(v) for k, v in flatten(current).items()}
-  diffs = []
+  diffs, changes = [], {}
+  length_free = all(b.get(k) in LENGTH_FREE_SCHEDULES
+                    for k in ("optim.schedule", "optim.critic.schedule") if k in b)
   for key in sorted(set(a) | set(b)):
-    if key.startswith(RESUMABLE_CHANGES) or a.get(key) == b.get(key):
+    old, new = a.get(key, "<absent>"), b.get(key, "<absent>")
+    if key.startswith(RESUMABLE_CHANGES) or old == new:
       continue
-    if key not in a and key in ADDED_KEYS and b.get(key) == ADDED_KEYS[key]:
+    if key not in a and key in ADDED_KEYS and new == ADDED_KEYS[key]:
       continue
     if key not in b and key in retired:
       continue
-    diffs.append(f"{key}: checkpoint {a.get(key, '<absent>')!r}, now {b.get(key, '<absent>')!r}")
-  return diffs
+    if key in TUNABLE_ON_RESUME and key in a and key in b:
+      if key.endswith("grad_clip_norm") and bool(old) != bool(new):
+        diffs.append(f"{key}: checkpoint {old!r}, now {new!r} (clipping can change its "
+                     "threshold on resume but not switch on or off: the optimizer state "
+                     "changes shape)")
+      else:
+        changes[key] = (old, new)
+      continue
+    if key == "train.num_steps" and key in a and key in b:
+      if length_free and new > old:
+        changes[key] = (old, new)
+      else:
+        diffs.append(f"{key}: checkpoint {old!r}, now {new!r} (a run can be extended only "
+                     f"with schedules {' or '.join(LENGTH_FREE_SCHEDULES)}, whose rate does not "
+                     "depend on the run's length; a cosine or exponential schedule would "
+                     "change the rate of steps already taken: start a new --workdir)")
+      continue
+    diffs.append(f"{key}: checkpoint {old!r}, now {new!r}")
+  return diffs, changes
 
 
 class Checkpointer:
@@ -90,6 +136,7 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, max_to_keep: int, async_save: bool = True):
     self.directory = directory
+    self._closed = False
     self.manager = ocp.CheckpointManager(
         directory if "://" in directory else os.path.abspath(directory),
         options=ocp.CheckpointManagerOptions(
@@ -132,18 +179,72 @@ class Checkpointer:
               for k in abstract_state.frozen}
     return abstract_state.replace(trainable=trainable, frozen=frozen), restored["meta"]
 
-  def check_config(self, config_dict: dict, retired: tuple[str, ...] = ()) -> None:
-    if self.latest_step() is None:
-      return
-    saved = self.read_meta().get("config", {})
+  def check_config(self, config_dict: dict, retired: tuple[str, ...] = ()) -> dict:
+    """Raises ConfigMismatchError listing what forbids resuming under `config_dict`; returns
+    the allowed changes worth recording ({key: (old, new)})."""
+    meta = self.newest_meta()
+    if meta is None:
+      return {}
+    saved = meta.get("config", {})
     diffs = config_differences(saved, config_dict, retired)
     if diffs:
       raise ConfigMismatchError(
           f"The checkpoint in {self.directory} was written under another config:\n  "
           + "\n  ".join(diffs)
-          + "\nUse a new --workdir for the new config, or rerun with the checkpoint's config "
-          "(saved in the workdir's config.json)."
+          + "\nUse a new --workdir for the new config, or rerun with the checkpoint's config: "
+          f"--config={os.path.join(os.path.dirname(self.directory.rstrip('/')), 'config.json')}"
+          " (overrides of the keys above that may change still apply)."
       )
+    return tunable_changes(saved, config_dict)
+
+  def newest_meta(self) -> dict | None:
+    """The metadata of the newest step whose metadata reads (None: no step)."""
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        return self.read_meta(step)
+      except Exception as e:  # noqa: BLE001 (any damage: missing or truncated files)
+        logging.warning("Checkpoint %s/%d: its metadata does not read (%s: %s).",
+                        self.directory, step, type(e).__name__, str(e)[:200])
+    return None
+
+  def restore_newest_intact(self, abstract_state):
+    """(state, meta) of the newest step that restores.
+
+    A step that does not restore (a truncated data file, missing or garbled metadata) is
+    moved aside to `<step>.damaged`, with a warning naming it, and the next older one is
+    tried: training resumes from the newest intact checkpoint and its steps are redone.
+    Raises CheckpointDamagedError, naming every folder, when no step restores.
+    """
+    failures = []
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        restored = self.restore(abstract_state, step)
+      except Exception as e:  # noqa: BLE001 (TensorStore, JSON, missing files: any damage)
+        folder = os.path.join(self.directory, str(step))
+        failures.append(f"{folder}: {type(e).__name__}: {str(e)[:300]}")
+        logging.warning("Checkpoint %s does not restore (%s); moving it to %s.damaged and "
+                        "trying the previous one.", folder, failures[-1], folder)
+        self._set_aside(step)
+        continue
+      if failures:
+        _collect_failed_reads()
+      return restored
+    _collect_failed_reads()
+    raise CheckpointDamagedError(
+        f"No checkpoint in {self.directory} restores:\n  " + "\n  ".join(failures)
+        + "\nThe damaged step folders were renamed to <step>.damaged. Rerun to train from "
+        "scratch in this workdir (its metrics are redone), or restore the folders from a backup.")
+
+  def _set_aside(self, step: int) -> None:
+    if "://" in self.directory:
+      return  # Object stores: no rename; the step stays, and is skipped by the next restore.
+    folder = os.path.join(self.directory, str(step))
+    target = folder + ".damaged"
+    n = 1
+    while os.path.exists(target):
+      target, n = f"{folder}.damaged{n}", n + 1
+    os.rename(folder, target)
+    self.manager.reload()
 
   def wait(self) -> None:
     self.manager.wait_until_finished()
@@ -152,7 +253,11 @@ class Checkpointer:
     return self.manager.reached_preemption(int(step))
 
   def close(self) -> None:
-    self.manager.close()
+    """Waits for saves in flight and shuts the manager down (idempotent)."""
+    if not self._closed:
+      self._closed = True
+      self.manager.wait_until_finished()
+      self.manager.close()
 
 
 def abstract_like(state, sharding):
@@ -165,3 +270,19 @@ def _as_old_train_state(tree):
   leaf = jax.tree.leaves(tree)[0]
   old = train_state.TrainState.create(apply_fn=None, params=tree, tx=optax.identity())
   return old.replace(step=jax.ShapeDtypeStruct((), jnp.int32, sharding=leaf.sharding))
+
+
+def _collect_failed_reads() -> None:
+  """A failed restore leaves Orbax's other read coroutines behind, each holding the read
+  error; when garbage-collected, Python would print every one as 'Exception ignored', long
+  after the warning above named the damage. Collect them now, without that noise."""
+  previous = sys.unraisablehook
+  sys.unraisablehook = lambda unraisable: None
+  asyncio_log = std_logging.getLogger("asyncio")  # "Future exception was never retrieved"
+  level = asyncio_log.level
+  asyncio_log.setLevel(std_logging.CRITICAL)
+  try:
+    gc.collect()
+  finally:
+    sys.unraisablehook = previous
+    asyncio_log.setLevel(level)

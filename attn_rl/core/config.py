@@ -124,18 +124,40 @@ def one_of(value, allowed, key: str) -> None:
     raise ValueError(f"{key}={value!r} is not one of {', '.join(map(repr, allowed))}.")
 
 
+def get(c: ml_collections.ConfigDict, key: str):
+  """The value at a dotted key ('optim.critic.learning_rate')."""
+  for part in key.split("."):
+    c = c[part]
+  return c
+
+
 def positive(c: ml_collections.ConfigDict, *keys: str) -> None:
   """Each dotted key ('train.batch_size') must hold a positive number."""
   for key in keys:
-    group, name = key.split(".")
-    value = c[group][name]
-    if not (isinstance(value, int | float) and value > 0):
+    value = get(c, key)
+    if isinstance(value, bool) or not (isinstance(value, int | float) and value > 0):
       raise ValueError(f"{key}={value!r} must be a positive number.")
+
+
+SCHEDULES = ("constant", "cosine", "exponential", "piecewise")
+
+
+def validate_optimizer(c: ml_collections.ConfigDict, key: str = "optim") -> None:
+  """An `optimizer()` group: names, a positive rate, non-negative clipping and warm-up."""
+  o = get(c, key)
+  one_of(o.name, ("adam", "sgd"), f"{key}.name")
+  one_of(o.schedule, SCHEDULES, f"{key}.schedule")
+  positive(c, f"{key}.learning_rate", f"{key}.final_lr_fraction")
+  for name in ("grad_clip_norm", "warmup_steps"):
+    if not (isinstance(o[name], int | float) and o[name] >= 0):
+      raise ValueError(f"{key}.{name}={o[name]!r} must be >= 0.")
+  if o.schedule == "piecewise" and not o.get("decay_every_steps"):
+    raise ValueError(f"{key}.schedule='piecewise' needs {key}.decay_every_steps > 0.")
 
 
 def validate_run_groups(c: ml_collections.ConfigDict) -> None:
   """The checks every method shares: sizes and cadences are positive."""
   positive(c, "train.batch_size", "train.num_steps", "eval.batch_size", "eval.every_steps",
-           "log.every_steps", "ckpt.every_steps")
+           "log.every_steps", "ckpt.every_steps", "ckpt.max_to_keep")
   if "num_rollouts" in c.eval:
     positive(c, "eval.num_rollouts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optax
 from flax import traverse_util
 
-SCHEDULES = ("constant", "cosine", "exponential", "piecewise")
+from attn_rl.core.config import SCHEDULES
 
 
 def make_schedule(optim_config, num_steps: int) -> optax.Schedule:

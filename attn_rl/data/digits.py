@@ -43,14 +43,17 @@ def _read_tfds_split(name: str, split: str, data_dir: str) -> Digits:
         f"or prepare it where downloads work: tfds build {name} --file_format=array_record "
         f"--data_dir={data_dir}"
     )
-  source = builder.as_data_source(split=split)
   images, labels = [], []
   chunk = 4096
-  # One batched read per chunk: a single thread decodes fastest on small machines.
-  for start in range(0, len(source), chunk):
-    records = source.__getitems__(list(range(start, min(start + chunk, len(source)))))
-    images.extend(r["image"] for r in records)
-    labels.extend(int(r["label"]) for r in records)
+  try:
+    source = builder.as_data_source(split=split)
+    # One batched read per chunk: a single thread decodes fastest on small machines.
+    for start in range(0, len(source), chunk):
+      records = source.__getitems__(list(range(start, min(start + chunk, len(source)))))
+      images.extend(r["image"] for r in records)
+      labels.extend(int(r["label"]) for r in records)
+  except Exception as e:  # noqa: BLE001 (Riegeli, decoding, I/O: any damage names the files)
+    raise splits.corrupt_error(builder, split, e) from e
   images = np.stack(images)
   if images.ndim == 4:
     if images.shape[-1] != 1:

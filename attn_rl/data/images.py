@@ -82,7 +82,13 @@ def load_images(data_config, split: str) -> ImageSource:
           f"  tfds build {name} --file_format=array_record --data_dir={data_dir}\n"
           "then point TFDS_DATA_DIR (or --config.data.tfds_data_dir) at that directory.")
     tfds_split = test_split if split == "test" else "train"
-    records = tfds.data_source(name, split=tfds_split, data_dir=data_dir)
+    try:
+      records = tfds.data_source(name, split=tfds_split, data_dir=data_dir)
+      # Records are read lazily, batch by batch: read the first and the last now, so that a
+      # truncated or missing file fails here, not hours into the run.
+      records.__getitems__([0, len(records) - 1])
+    except Exception as e:  # noqa: BLE001 (Riegeli, decoding, I/O: any damage names the files)
+      raise splits.corrupt_error(builder, tfds_split, e) from e
     index = np.arange(len(records))
     if split != "test":
       index = splits.carve(len(records), data_config.num_validation, split)

@@ -10,6 +10,7 @@ which is scored once at the end of a run.
 
 from __future__ import annotations
 
+import glob
 import os
 
 import numpy as np
@@ -23,6 +24,20 @@ STREAMS = {"train": 0, "validation": 1, "test": 2}
 
 class DatasetNotFoundError(FileNotFoundError):
   """The prepared tfds dataset is not where the config and TFDS_DATA_DIR say."""
+
+
+class DatasetCorruptError(OSError):
+  """A prepared tfds split does not read: a truncated or garbled file."""
+
+
+def corrupt_error(builder, split: str, error: Exception) -> DatasetCorruptError:
+  """The error naming the split's files and the fix, for a read that failed with `error`."""
+  files = sorted(glob.glob(os.path.join(str(builder.data_dir), f"*-{split}.*")))
+  return DatasetCorruptError(
+      f"tfds {builder.name!r} split {split!r} does not read ({type(error).__name__}: "
+      f"{str(error)[:300]}). One of its files is damaged: {', '.join(files) or builder.data_dir}."
+      " Copy them again from a good copy, or rebuild the dataset: tfds build "
+      f"{builder.name} --file_format=array_record --data_dir=<dir>.")
 
 
 def resolve_data_dir(data_dir: str | None) -> str:

@@ -40,6 +40,18 @@ class Rollout(NamedTuple):
   entropies: jax.Array | None = None  # [T, B] binary entropy of each glimpse (entropy_threshold)
 
 
+def example_keys(key: jax.Array, index: jax.Array, num_rollouts: int) -> jax.Array:
+  """Keys [B * M] of M rollouts per example, from each example's index in its split.
+
+  Evaluation draws with these, so an example's score depends on (key, index, rollout) only:
+  not on the batch it falls in, the batch size or the number of devices. Rollouts are
+  example-major, as `jnp.repeat(images, M, axis=0)` lays them out.
+  """
+  per_example = jax.vmap(lambda i: jax.random.fold_in(key, i))(index)
+  return jax.vmap(lambda k: jax.vmap(lambda m: jax.random.fold_in(k, m))(
+      jnp.arange(num_rollouts)))(per_example).reshape(-1)
+
+
 class GlimpseAgent:
   """Networks {component: Linen module} plus the episode; pure functions of their params."""
 
@@ -76,7 +88,8 @@ class GlimpseAgent:
     Args:
       params: {component: params} (extra entries are ignored).
       images: [B, H, W] or [B, H, W, C], uint8 in [0, 255] or float in [0, 1].
-      key: PRNG key of the location noise.
+      key: PRNG key of the location noise: one for the batch, or one per episode ([B], as
+        `example_keys` makes them).
       first_location: [B, 2] l_0, or None for the learned start (the policy at h = 0).
       per_step: also return the logits after every glimpse and the core states.
       entropy_threshold: if set, also return each glimpse's binary entropy at this threshold
@@ -91,7 +104,11 @@ class GlimpseAgent:
     with jax.named_scope("sensor"):  # Names the sensor's ops in profiles (tools/op_profile.py).
       sensor = sensor_lib.make_sensor(
           images, sensor=self.sensor, glimpse_size=self.glimpse_size, num_scales=self.num_scales)
-    noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
+    if key.ndim:  # One key per episode.
+      noise = jax.vmap(lambda k: jax.random.normal(k, (self.num_glimpses, 2)))(key)
+      noise = noise.transpose(1, 0, 2)
+    else:
+      noise = jax.random.normal(key, (self.num_glimpses, batch, 2))
     core = self.nets["core"]
     given = first_location is not None
     if given:

@@ -95,7 +95,6 @@ def validate(c: ml_collections.ConfigDict) -> None:
   """Raises ValueError naming the key, the value and the fix for an invalid DREAL config."""
   # Imported here: config files load this module, and should not pay for flax.
   from attn_rl.backbones import attention, resnet
-  from attn_rl.core import optim
   from attn_rl.methods.dreal import rewards, steps
 
   data_config.validate(c)
@@ -106,16 +105,14 @@ def validate(c: ml_collections.ConfigDict) -> None:
   config_lib.one_of(c.model.stem, ("cifar", "imagenet"), "model.stem")
   config_lib.one_of(c.dreal.reward_transform, rewards.TRANSFORMS, "dreal.reward_transform")
   config_lib.one_of(c.dreal.substitute, steps.SUBSTITUTE, "dreal.substitute")
-  config_lib.one_of(c.optim.schedule, optim.SCHEDULES, "optim.schedule")
   if len(c.model.stage_sizes) != len(c.model.widths):
     raise ValueError(f"model.stage_sizes={c.model.stage_sizes} and model.widths="
                      f"{c.model.widths} must have one entry per stage.")
   config_lib.positive(c, "model.reduction", "model.stem_width", "model.stem_stride",
-                      "optim.learning_rate", "dreal.gamma")
+                      "dreal.gamma")
+  config_lib.validate_optimizer(c, "optim")
+  config_lib.validate_optimizer(c, "optim.critic")
   config_lib.validate_run_groups(c)
   if c.data.dataset in data_config.IMAGE_DATASETS and (
       len(c.model.input_mean) != 3 or len(c.model.input_std) != 3):
     raise ValueError("RGB images need 3 values in model.input_mean and model.input_std.")
-  for opt, key in ((c.optim, "optim"), (c.optim.critic, "optim.critic")):
-    if opt.schedule == "piecewise" and not opt.decay_every_steps:
-      raise ValueError(f"{key}.schedule='piecewise' needs {key}.decay_every_steps > 0.")

@@ -98,6 +98,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   config_lib.positive(c, "model.num_glimpses", "model.glimpse_size", "model.num_scales",
                       "model.core_hidden", "rl.num_rollouts", "model.loc_std",
                       "optim.location_lr_scale")
+  config_lib.validate_optimizer(c)
   config_lib.validate_run_groups(c)
   largest = c.model.glimpse_size * 2 ** (c.model.num_scales - 1)
   if largest > 2 * c.data.canvas_size:

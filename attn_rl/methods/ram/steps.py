@@ -16,6 +16,7 @@ import optax
 
 from attn_rl.core.evaluators import classification
 from attn_rl.core.state import State
+from attn_rl.glimpse import rollout
 from attn_rl.methods.ram.model import RAM
 from attn_rl.rl import policy_gradient, supervised
 
@@ -91,13 +92,16 @@ def make_eval_step(config, model: RAM):
   """eval_step(state, batch, key) -> sums of masked metrics over the batch.
 
   Class probabilities are averaged over `eval.num_rollouts` rollouts per image; `correct_m1`
-  scores the first rollout alone (M = 1). batch adds 'mask' [B] (0 on padding).
+  scores the first rollout alone (M = 1). batch adds 'mask' [B] (0 on padding) and 'index'
+  [B], each example's index in its split: its rollouts draw from (key, index), so a score
+  does not depend on the batch size or the device count.
   """
   num_rollouts = config.eval.num_rollouts
 
   def eval_step(state: State, batch, key):
     images = jnp.repeat(batch["image"], num_rollouts, axis=0)
-    out = model.unroll(state.params(), images, key)
+    keys = rollout.example_keys(key, batch["index"], num_rollouts)
+    out = model.unroll(state.params(), images, keys)
     probs = jax.nn.softmax(out.logits).reshape(-1, num_rollouts, out.logits.shape[-1])
     return classification.probability_sums(probs, batch["label"], batch["mask"])
 

@@ -99,9 +99,13 @@ def sample_in_window(key, top_left, window: int, image_hw: tuple[int, int]):
 
   The position is uniform on [top + 1/2, top + window - 1/2] (in pixels, per axis), half a
   pixel away from the window's border, so that `glimpse.centre_pixels` (floor of the scaled
-  location) maps it into [top, top + window - 1] despite rounding. Returns float32 [B, 2].
+  location) maps it into [top, top + window - 1] despite rounding. `key` is one key, or one per
+  example ([B]). Returns float32 [B, 2].
   """
-  u = jax.random.uniform(key, top_left.shape)
+  if key.ndim:
+    u = jax.vmap(lambda k: jax.random.uniform(k, top_left.shape[1:]))(key)
+  else:
+    u = jax.random.uniform(key, top_left.shape)
   pixel = top_left.astype(jnp.float32) + 0.5 + u * (window - 1)
   size = jnp.array(image_hw, jnp.float32)
   return pixel / size * 2.0 - 1.0

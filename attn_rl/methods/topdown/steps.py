@@ -30,6 +30,7 @@ import optax
 
 from attn_rl.core.evaluators import classification
 from attn_rl.core.state import State
+from attn_rl.glimpse import rollout
 from attn_rl.methods.topdown import losses as td_losses
 from attn_rl.methods.topdown import model as model_lib
 from attn_rl.methods.topdown.model import TopDownModel
@@ -187,12 +188,14 @@ def make_train_step(config, model: TopDownModel):
   return train_step
 
 
-def _greedy_start(model: TopDownModel, params, images, key):
-  """(l_0 [N, 2] or None, descent or None): the top-down agent's greedy choice."""
+def _greedy_start(model: TopDownModel, params, images, descend_key, start_key):
+  """(l_0 [N, 2] or None, descent or None): the top-down agent's greedy choice.
+
+  The greedy descent draws nothing (its key is never used twice, nor used); l_0 is drawn with
+  `start_key`, one key or one per episode ([N]).
+  """
   if not model.use_topdown:
     return None, None
-  # Greedy descent draws nothing; its key is split off only so no key is used twice.
-  descend_key, start_key = jax.random.split(key)
   descent = model.descend(params["qnet"], model_lib.as_float_images(images), descend_key,
                           greedy=True)
   first = model_lib.sample_in_window(start_key, descent.top_left, model.final_window(),
@@ -206,16 +209,18 @@ def make_eval_step(config, model: TopDownModel):
   The top-down choice is greedy; class probabilities are averaged over `eval.num_rollouts`
   bottom-up rollouts per image (each with its own l_0 in the chosen window); `correct_m1`
   scores the first rollout alone; `correct_context` scores Z (context on); `q_greedy` is the
-  Q-value of the chosen region, the top-down agent's predicted chance of success.
+  Q-value of the chosen region, the top-down agent's predicted chance of success. Each
+  rollout draws from (key, the example's `index`, rollout), as RAM's do.
   """
   num_rollouts = config.eval.num_rollouts
 
   def eval_step(state: State, batch, key):
-    start_key, location_key = jax.random.split(key)
     params = state.params()
     images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
-    first, descent = _greedy_start(model, params, images, start_key)
-    out = model.unroll(params, images, location_key, first)
+    keys = jax.vmap(jax.random.split)(rollout.example_keys(key, batch["index"], num_rollouts))
+    start_keys, location_keys = keys[:, 0], keys[:, 1]
+    first, descent = _greedy_start(model, params, images, key, start_keys)
+    out = model.unroll(params, images, location_keys, first)
     per_image = lambda x: jax.nn.softmax(x).reshape(-1, num_rollouts, x.shape[-1])
     label, mask = batch["label"], batch["mask"]
     sums = classification.probability_sums(per_image(out.logits), label, mask)
@@ -234,9 +239,9 @@ def make_predict(model: TopDownModel):
   """predict(params, images, key) -> Prediction, one greedy-start rollout per image."""
 
   def predict(params, images, key):
-    start_key, location_key = jax.random.split(key)
+    descend_key, start_key, location_key = jax.random.split(key, 3)
     images = model_lib.with_channels(images)
-    first, descent = _greedy_start(model, params, images, start_key)
+    first, descent = _greedy_start(model, params, images, descend_key, start_key)
     out = model.unroll(params, images, location_key, first)
     top_left = (descent.top_left if descent is not None
                 else jnp.full((images.shape[0], 2), -1, jnp.int32))
