@@ -166,7 +166,7 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_ste
   best_val = best_meta[f"val_{metric}"] if best_meta else method.worst()
 
   num_steps = config.train.num_steps
-  if start >= num_steps and results_path.exists() and not evaluate_first:
+  if start >= num_steps and results_path.exists():
     return json.loads(results_path.read_text())
   if is_main:
     _truncate_metrics(workdir / "metrics.jsonl", start, keep_eval_at_start=not evaluate_first)
