@@ -11,8 +11,6 @@ own test file.
 
 import functools
 import glob
-import importlib.util
-import json
 import os
 
 import chex
@@ -25,32 +23,14 @@ import pytest
 from attn_rl.core import evaluators, loop, parallel
 from attn_rl.core import method as method_lib
 from attn_rl.data import pipeline
+from tests.helpers import ROOT, load_config, read_metrics
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
                  if not os.path.basename(p).startswith("_"))
 # The config whose quicktest network each method's step contract runs on.
 STEP_CONFIGS = {"ram": ("ram_clutter.py", "quicktest"),
                 "topdown": ("topdown_clutter100.py", "quicktest"),
                 "dreal": ("dreal_clutter.py", "cbam,quicktest")}
-
-
-def load_config(path, arg="quicktest", **overrides):
-  spec = importlib.util.spec_from_file_location("cfg", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(arg)
-  with config.unlocked():
-    config.data.source = "synthetic"  # Tests never need the real dataset.
-    for key, value in overrides.items():
-      group, name = key.split(".")
-      config[group][name] = value
-  return config
-
-
-def read_metrics(workdir):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line) for line in f]
 
 
 def test_every_method_has_a_step_config():

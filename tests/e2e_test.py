@@ -1,8 +1,6 @@
 """The loop through the RAM quicktest: config checks, bad input, the CLI and the visualize tool
 (every config's quicktest end to end: tests/contract_test.py; faults: tests/faults_test.py)."""
 
-import importlib.util
-import json
 import os
 
 import jax
@@ -10,28 +8,7 @@ import pytest
 
 from attn_rl.core import checkpointing, loop, parallel
 from attn_rl.data import pipeline
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The loop-level tests (resume, signals, bad input) run on this one.
-RAM_CONFIG = os.path.join(ROOT, "configs", "ram_clutter.py")
-
-
-def load_config(path, arg="quicktest", **overrides):
-  spec = importlib.util.spec_from_file_location("cfg", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(arg)
-  with config.unlocked():
-    config.data.source = "synthetic"  # Tests never need the real dataset.
-    for key, value in overrides.items():
-      group, name = key.split(".")
-      config[group][name] = value
-  return config
-
-
-def read_metrics(workdir):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line) for line in f]
+from tests.helpers import RAM_CONFIG, ROOT, load_config
 
 
 def test_checkpoint_from_another_config_is_refused(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from attn_rl.core import checkpointing, loop
 from attn_rl.core import workdir as workdir_lib
 from attn_rl.data import batching, pipeline, splits
-from tests.e2e_test import RAM_CONFIG, ROOT, load_config, read_metrics
+from tests.helpers import RAM_CONFIG, ROOT, load_config, read_metrics
 
 QUICK = f"--config={RAM_CONFIG}:quicktest"
 CLI = [sys.executable, "-m", "attn_rl.main", QUICK, "--config.data.source=synthetic"]

@@ -20,7 +20,7 @@ from attn_rl.methods.topdown import model as model_lib
 from attn_rl.methods.topdown import steps as td_steps
 from attn_rl.methods.topdown.steps import update_target
 from attn_rl.rl import policy_gradient, value_learning
-from tests.e2e_test import ROOT, load_config
+from tests.helpers import ROOT, load_config
 
 
 class PureLossesTest(chex.TestCase):
