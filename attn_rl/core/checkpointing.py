@@ -90,13 +90,9 @@ def config_differences(saved: dict, current: dict, retired: tuple[str, ...] = ()
   return _compare(saved, current, retired)[0]
 
 
-def tunable_changes(saved: dict, current: dict) -> dict:
-  """{key: (old, new)} of the allowed changes worth recording (TUNABLE_ON_RESUME, a longer
-  train.num_steps)."""
-  return _compare(saved, current, ())[1]
-
-
 def _compare(saved: dict, current: dict, retired: tuple[str, ...]) -> tuple[list[str], dict]:
+  """(differences that forbid resuming, {key: (old, new)} of the allowed changes worth
+  recording: TUNABLE_ON_RESUME, a longer train.num_steps)."""
   a = {k: _json_like(v) for k, v in flatten(saved).items()}
   b = {k: _json_like(v) for k, v in flatten(current).items()}
   diffs, changes = [], {}
@@ -185,8 +181,7 @@ class Checkpointer:
     meta = self.newest_meta()
     if meta is None:
       return {}
-    saved = meta.get("config", {})
-    diffs = config_differences(saved, config_dict, retired)
+    diffs, changes = _compare(meta.get("config", {}), config_dict, retired)
     if diffs:
       raise ConfigMismatchError(
           f"The checkpoint in {self.directory} was written under another config:\n  "
@@ -195,7 +190,7 @@ class Checkpointer:
           f"--config={os.path.join(os.path.dirname(self.directory.rstrip('/')), 'config.json')}"
           " (overrides of the keys above that may change still apply)."
       )
-    return tunable_changes(saved, config_dict)
+    return changes
 
   def newest_meta(self) -> dict | None:
     """The metadata of the newest step whose metadata reads (None: no step)."""

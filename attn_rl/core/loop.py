@@ -31,7 +31,7 @@ from attn_rl.core import checkpointing, evaluators, parallel
 from attn_rl.core import method as method_lib
 from attn_rl.core import metric_writers as writers
 from attn_rl.core import workdir as workdir_lib
-from attn_rl.core.provenance import command_line, provenance  # noqa: F401 (re-exported)
+from attn_rl.core.provenance import provenance
 from attn_rl.data import batching, pipeline
 
 # Exit status of `attn_rl.main` when a signal stopped the run before its last step (after

@@ -24,7 +24,6 @@ class RAM:
         networks.make_networks(c, num_classes), num_glimpses=c.num_glimpses,
         glimpse_size=c.glimpse_size, num_scales=c.num_scales, loc_std=c.loc_std,
         sensor=c.sensor, scan_unroll=True if c.unroll else 1)
-    self.nets = self.agent.nets
 
   @property
   def scan_unroll(self):

@@ -151,8 +151,6 @@ class TopDownModel:
 
   def __init__(self, config, num_classes: int):
     m, td, bu = config.model, config.topdown, config.bottomup
-    self.num_glimpses, self.glimpse_size, self.num_scales = (
-        m.num_glimpses, m.glimpse_size, m.num_scales)
     self.levels, self.grid = td.levels, td.grid
     self.canvas = config.data.canvas_size
     self.obs_side = self.canvas // td.grid ** (td.levels - 1)
