@@ -17,7 +17,7 @@ import pytest
 from attn_rl.core import checkpointing, loop
 from attn_rl.core import workdir as workdir_lib
 from attn_rl.data import batching, pipeline, splits
-from tests.helpers import RAM_CONFIG, ROOT, load_config, read_metrics
+from tests.helpers import RAM_CONFIG, ROOT, interrupt_training_at, load_config, read_metrics
 
 QUICK = f"--config={RAM_CONFIG}:quicktest"
 CLI = [sys.executable, "-m", "attn_rl.main", QUICK, "--config.data.source=synthetic"]
@@ -113,22 +113,9 @@ def test_a_lock_held_in_this_process_refuses_a_second_holder(tmp_path):
         pass
 
 
-def _interrupt_training_at(monkeypatch, fetches, signals=1):
-  real = batching.train_dataset
-
-  def interrupting(batches, start, num_steps, prefetch):
-    for i, batch in enumerate(real(batches, start, num_steps, prefetch)):
-      if start == 0 and i in fetches:
-        for _ in range(signals):
-          os.kill(os.getpid(), signal.SIGTERM)
-      yield batch
-
-  monkeypatch.setattr(batching, "train_dataset", interrupting)
-
-
 def test_sigterm_checkpoints_and_the_rerun_matches(tmp_path, monkeypatch, straight):
   config = load_config(RAM_CONFIG)
-  _interrupt_training_at(monkeypatch, {2})
+  interrupt_training_at(monkeypatch, {2})
   workdir = str(tmp_path / "w")
   first = loop.train_and_evaluate(config, workdir)
   assert first["stopped"] and not first["finished"] and first["step"] == 3
@@ -140,7 +127,7 @@ def test_sigterm_checkpoints_and_the_rerun_matches(tmp_path, monkeypatch, straig
 
 def test_a_second_signal_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
   config = load_config(RAM_CONFIG)
-  _interrupt_training_at(monkeypatch, {4}, signals=2)
+  interrupt_training_at(monkeypatch, {4}, signals=2)
   workdir = str(tmp_path / "w")
   with pytest.raises(loop.StoppedError, match="Second signal"):
     loop.train_and_evaluate(config, workdir)

@@ -3,6 +3,9 @@
 import importlib.util
 import json
 import os
+import signal
+
+from attn_rl.data import batching
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The loop-level tests (resume, signals, bad input) run on this one.
@@ -26,3 +29,18 @@ def load_config(path, arg="quicktest", **overrides):
 def read_metrics(workdir):
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     return [json.loads(line) for line in f]
+
+
+def interrupt_training_at(monkeypatch, fetches, signals=1):
+  """The loop's training data sends this process `signals` SIGTERMs when fetch i in `fetches`
+  of a run started from step 0 is taken."""
+  real = batching.train_dataset
+
+  def interrupting(batches, start, num_steps, prefetch):
+    for i, batch in enumerate(real(batches, start, num_steps, prefetch)):
+      if start == 0 and i in fetches:
+        for _ in range(signals):
+          os.kill(os.getpid(), signal.SIGTERM)
+      yield batch
+
+  monkeypatch.setattr(batching, "train_dataset", interrupting)

@@ -47,7 +47,7 @@ LENGTH_FREE_SCHEDULES = ("constant", "piecewise")
 # Keys added after checkpoints were written without them -> the value that reproduces the
 # old behaviour: a checkpoint lacking the key resumes when the run keeps that value (or when
 # the key is in RESUMABLE_CHANGES), and `fill_added_keys` gives it to an old config.json.
-ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False}
+ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False, "train.num_seeds": 1}
 
 
 class ConfigMismatchError(ValueError):
@@ -219,7 +219,7 @@ class Checkpointer:
         failures.append(f"{folder}: {type(e).__name__}: {str(e)[:300]}")
         logging.warning("Checkpoint %s does not restore (%s); moving it to %s.damaged and "
                         "trying the previous one.", folder, failures[-1], folder)
-        self._set_aside(step)
+        self.set_aside(step, "damaged")
         continue
       if failures:
         _collect_failed_reads()
@@ -230,14 +230,15 @@ class Checkpointer:
         + "\nThe damaged step folders were renamed to <step>.damaged. Rerun to train from "
         "scratch in this workdir (its metrics are redone), or restore the folders from a backup.")
 
-  def _set_aside(self, step: int) -> None:
+  def set_aside(self, step: int, why: str) -> None:
+    """Renames step's folder to `<step>.<why>` (a free name): no longer a step of the manager."""
     if "://" in self.directory:
       return  # Object stores: no rename; the step stays, and is skipped by the next restore.
     folder = os.path.join(self.directory, str(step))
-    target = folder + ".damaged"
+    target = f"{folder}.{why}"
     n = 1
     while os.path.exists(target):
-      target, n = f"{folder}.damaged{n}", n + 1
+      target, n = f"{folder}.{why}{n}", n + 1
     os.rename(folder, target)
     self.manager.reload()
 

@@ -55,6 +55,10 @@ def add_run_groups(c: ml_collections.ConfigDict, *, eval_rollouts: int | None = 
   c.train.batch_size = 128
   # Training steps.
   c.train.num_steps = 10000
+  # Independent runs trained together, seeds `seed` .. `seed + num_seeds - 1`: one process, one
+  # compiled step vmapped over a leading seed axis, one folder `seed_<k>/` per seed (a complete
+  # single-seed workdir). 1: the workdir itself is the run's.
+  c.train.num_seeds = 1
 
   c.eval = ml_collections.ConfigDict()
   # Validate every this many steps (and at the end).
@@ -78,8 +82,10 @@ def add_run_groups(c: ml_collections.ConfigDict, *, eval_rollouts: int | None = 
   c.ckpt.max_to_keep = 2
 
   c.mesh = ml_collections.ConfigDict()
-  # Devices on the 'data' axis; -1 uses all.
+  # Devices on the 'data' axis; -1 uses all (that the 'seeds' axis leaves).
   c.mesh.data = -1
+  # Devices on the 'seeds' axis (a divisor of train.num_seeds): seeds x data in one program.
+  c.mesh.seeds = 1
   return c
 
 
@@ -159,5 +165,9 @@ def validate_run_groups(c: ml_collections.ConfigDict) -> None:
   """The checks every method shares: sizes and cadences are positive."""
   positive(c, "train.batch_size", "train.num_steps", "eval.batch_size", "eval.every_steps",
            "log.every_steps", "ckpt.every_steps", "ckpt.max_to_keep")
+  if "num_seeds" in c.train:
+    n = c.train.num_seeds
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+      raise ValueError(f"train.num_seeds={n!r} must be a positive integer.")
   if "num_rollouts" in c.eval:
     positive(c, "eval.num_rollouts")

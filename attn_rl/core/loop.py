@@ -4,7 +4,8 @@ Generic over the `Method` record (`core/method.py`): the method builds the model
 steps; its evaluator turns eval sums into metrics; its selection metric and direction pick the
 checkpoint that is tested. Nothing here knows what the method computes.
 
-Workdir layout:
+Workdir layout (with train.num_seeds = N > 1: config.json here, and this layout in each
+seed's folder seed_0/ .. seed_<N-1>/):
   config.json         the config of the latest start
   metrics.jsonl       one JSON object per log or evaluation (train/*, val/*, test/*)
   checkpoints/        latest Orbax checkpoints (resume from here)
@@ -15,6 +16,8 @@ Workdir layout:
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -83,6 +86,55 @@ def _truncate_metrics(path: epath.Path, last_step: int, keep_eval_at_start: bool
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
+@dataclasses.dataclass
+class _Run:
+  """One seed's run: its folder (a complete single-seed workdir), config and checkpoints."""
+
+  config: ml_collections.ConfigDict
+  path: epath.Path
+  latest: checkpointing.Checkpointer
+  best: checkpointing.Checkpointer
+  config_dict: dict = dataclasses.field(default_factory=dict)
+  changes: dict = dataclasses.field(default_factory=dict)
+  writer: writers.MetricWriter | None = None
+  best_val: float = float("nan")
+
+  @property
+  def results_path(self) -> epath.Path:
+    return self.path / "results.json"
+
+
+def seed_config(config, index: int) -> ml_collections.ConfigDict:
+  """The single-seed config of seed `index` of a multi-seed run (seed `seed + index`): the
+  config its folder records, with which the folder resumes alone too."""
+  c = config.copy_and_resolve_references()
+  with c.unlocked():
+    c.seed = config.seed + index
+    c.train.num_seeds = 1
+    c.mesh.seeds = 1
+  return c
+
+
+def _has_checkpoint(path: epath.Path) -> bool:
+  folder = path / "checkpoints"
+  return folder.exists() and any(p.name.isdigit() for p in folder.iterdir())
+
+
+def _check_seed_layout(path: epath.Path, num_seeds: int) -> None:
+  """Refuses to resume a workdir trained with another train.num_seeds."""
+  saved = path / "config.json"
+  before = json.loads(saved.read_text())["train"].get("num_seeds", 1) if saved.exists() else None
+  trained = (_has_checkpoint(path) or any(_has_checkpoint(p) for p in path.glob("seed_*")))
+  mismatch = (before not in (None, num_seeds)
+              or (num_seeds > 1 and _has_checkpoint(path))
+              or (num_seeds == 1 and any(_has_checkpoint(p) for p in path.glob("seed_*"))))
+  if trained and mismatch:
+    raise checkpointing.ConfigMismatchError(
+        f"{path} holds a run of train.num_seeds={before or '?'}, now {num_seeds}: the number of "
+        "seeds cannot change on resume. Rerun with "
+        f"--config.train.num_seeds={before or '<the old value>'}, or use a new --workdir.")
+
+
 def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None = None) -> dict:
   """Trains config.method; returns the final results (also in workdir/results.json).
 
@@ -92,48 +144,98 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   checkpoints and returns with `results['stopped']` set (`attn_rl.main` then exits with
   EXIT_STOPPED); a second one raises StoppedError at once. Only one run may use a workdir at
   a time (`core/workdir.py`).
+
+  With `train.num_seeds` = N > 1 the N seeds train together, one vmapped step over their
+  stacked states; seed k's folder `workdir/seed_<k>/` holds what a single-seed run of seed
+  `seed + k` writes (its own metrics, validation-selected checkpoint and test score), and
+  the results are {'seeds': [each seed's results], 'finished', 'stopped', 'step'}.
   """
   method = method_lib.get(config.method)
   method.validate(config)
   if max_steps_this_run is not None and max_steps_this_run < 1:
     raise ValueError(f"--max_steps_this_run={max_steps_this_run} must be at least 1 (leave it "
                      "out to train to train.num_steps).")
+  num_seeds = config.train.get("num_seeds", 1)
   mesh = parallel.make_mesh(config.mesh)
   parallel.check_divisible(config.train.batch_size, mesh, "train.batch_size")
   parallel.check_divisible(config.eval.batch_size, mesh, "eval.batch_size")
+  parallel.check_seeds(num_seeds, mesh)
   is_main = jax.process_index() == 0
   # Local or remote (gs://...: needs `pip install '.[gcs]'`); every file goes through epath.
   path = epath.Path(workdir)
   path.mkdir(parents=True, exist_ok=True)
-  with workdir_lib.exclusive(str(workdir), enabled=is_main), _StopRequest() as stop:
-    # Checkpoints first: a config mismatch should fail before minutes of data loading.
-    latest = checkpointing.Checkpointer(
-        str(path / "checkpoints"), max_to_keep=config.ckpt.max_to_keep)
-    best = checkpointing.Checkpointer(str(path / "best"), max_to_keep=1)
-    try:
-      return _train_and_evaluate(config, method, mesh, path, stop, max_steps_this_run,
-                                 latest, best)
-    finally:
+  with contextlib.ExitStack() as stack:
+    stack.enter_context(workdir_lib.exclusive(str(workdir), enabled=is_main))
+    stop = stack.enter_context(_StopRequest())
+    _check_seed_layout(path, num_seeds)
+    runs = []
+    for k in range(num_seeds):
+      run_path = path if num_seeds == 1 else path / f"seed_{k}"
+      if num_seeds > 1:
+        run_path.mkdir(exist_ok=True)
+        stack.enter_context(workdir_lib.exclusive(str(run_path), enabled=is_main))
+      # Checkpoints first: a config mismatch should fail before minutes of data loading.
+      runs.append(_Run(
+          config=config if num_seeds == 1 else seed_config(config, k), path=run_path,
+          latest=checkpointing.Checkpointer(str(run_path / "checkpoints"),
+                                            max_to_keep=config.ckpt.max_to_keep),
+          best=checkpointing.Checkpointer(str(run_path / "best"), max_to_keep=1)))
       # On every exit path: saves in flight finish, then the managers shut down.
-      latest.close()
-      best.close()
+      stack.callback(runs[-1].latest.close)
+      stack.callback(runs[-1].best.close)
+    return _train_and_evaluate(config, method, mesh, path, runs, stop, max_steps_this_run)
 
 
-def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_steps_this_run,
-                        latest, best):
+def _restore_common_step(runs: list[_Run], abstract):
+  """[(state, meta)] of every seed at the newest step they all restore.
+
+  The seeds of a run save at the same steps; a kill between their saves leaves some a step
+  ahead: those go back to the common step (their newer step is set aside as
+  `<step>.ahead`, and redone exactly).
+  """
+  missing = [str(r.path) for r in runs if r.latest.latest_step() is None]
+  if missing:
+    raise checkpointing.CheckpointDamagedError(
+        f"{', '.join(missing)} hold no checkpoint while the other seeds' folders do: the run's "
+        "first save was cut short. Delete the workdir to train from scratch.")
+  restored = [r.latest.restore_newest_intact(abstract) for r in runs]
+  common = min(int(meta["step"]) for _, meta in restored)
+  for i, (r, (_, meta)) in enumerate(zip(runs, restored, strict=True)):
+    if int(meta["step"]) == common:
+      continue
+    if common not in r.latest.manager.all_steps():
+      raise checkpointing.CheckpointDamagedError(
+          f"{r.path} has no checkpoint of step {common}, where the other seeds are: raise "
+          "ckpt.max_to_keep above 1 to survive a kill between the seeds' saves; delete the "
+          "workdir to train from scratch.")
+    for step in r.latest.manager.all_steps():
+      if step > common:
+        r.latest.set_aside(step, "ahead")
+    restored[i] = r.latest.restore(abstract, common)
+  return restored
+
+
+def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_Run], stop,
+                        max_steps_this_run):
   evaluator = evaluators.get(method.evaluator)
   metric = method.selection_metric
   is_main = jax.process_index() == 0
   proc = dict(process_index=jax.process_index(), process_count=jax.process_count())
-  results_path = workdir / "results.json"
-  config_dict = config.to_dict()
-  changes = latest.check_config(config_dict, method.retired_keys)
+  num_seeds = len(runs)
+  multi = num_seeds > 1
+  for r in runs:
+    r.config_dict = r.config.to_dict()
+    r.changes = r.latest.check_config(r.config_dict, method.retired_keys)
   if is_main:
-    (workdir / "config.json").write_text(json.dumps(config_dict, indent=1, default=str))
+    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=1, default=str))
+    if multi:
+      for r in runs:
+        (r.path / "config.json").write_text(json.dumps(r.config_dict, indent=1, default=str))
 
+  seeds = [r.config.seed for r in runs]
   batches, _ = pipeline.make_batches(
-      config.data, "train", seed=config.seed, global_batch=config.train.batch_size, **proc
-  )
+      config.data, "train", seed=seeds if multi else config.seed,
+      global_batch=config.train.batch_size, **proc)
   val_batches, _ = pipeline.make_batches(
       config.data, "validation", seed=config.seed, global_batch=config.eval.batch_size, **proc
   )
@@ -142,59 +244,88 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_ste
       config.data, "test", seed=config.seed, global_batch=config.eval.batch_size, **proc)
 
   model = method.make_model(config, pipeline.num_classes(config.data))
-  init_key, train_key, eval_key, picture_key = jax.random.split(jax.random.key(config.seed), 4)
+  run_keys = lambda seed: jax.random.split(jax.random.key(seed), 4)
+  if multi:  # [seeds] each: vmapped, jax.random draws exactly what it draws per seed.
+    keys = jax.vmap(run_keys)(jnp.asarray(seeds))
+    init_key, train_key, eval_key, picture_key = (keys[:, i] for i in range(4))
+  else:
+    init_key, train_key, eval_key, picture_key = run_keys(config.seed)
+  # One seed: functions as the method wrote them. Several: over a leading seed axis.
+  over_seeds = lambda f, in_axes=0: jax.vmap(f, in_axes=in_axes) if multi else f
   repl = parallel.replicated(mesh)
-  batch_sharding = parallel.batch_sharded(mesh)
+  per_seed = parallel.seed_stacked(mesh) if multi else repl
+  train_batch_sharding = (parallel.seed_batch_sharded(mesh) if multi
+                          else parallel.batch_sharded(mesh))
   init_fn = lambda key: method.init_state(config, model, key, pipeline.image_shape(config.data))
-  abstract = jax.eval_shape(init_fn, init_key)
-  state_sharding = jax.tree.map(lambda _: repl, abstract)
+  abstract = jax.eval_shape(init_fn, jax.random.key(0))
+  abstract_one = checkpointing.abstract_like(abstract, repl)  # One seed's, as saved.
+  # Every leaf of the state alike (a prefix of the whole tree: no optimizer objects in it).
+  state_sharding = per_seed
+  # Seed k's slice, replicated (what its folder saves), and the stack of the seeds' states.
+  take = jax.jit(lambda tree, k: jax.tree.map(lambda x: x[k], tree), out_shardings=repl)
+  seed_slice = lambda tree, k: take(tree, k) if multi else tree
+  stack = jax.jit(lambda *trees: jax.tree.map(lambda *xs: jnp.stack(xs), *trees),
+                  out_shardings=state_sharding)
+  stacked = lambda states: stack(*states) if multi else states[0]
 
   evaluate_first = False
-  if latest.latest_step() is not None:
-    state, meta = latest.restore_newest_intact(checkpointing.abstract_like(abstract, repl))
+  if any(r.latest.latest_step() is not None for r in runs):
+    restored = (_restore_common_step(runs, abstract_one) if multi
+                else [runs[0].latest.restore_newest_intact(abstract_one)])
+    state = stacked([s for s, _ in restored])
+    meta = restored[0][1]
     start = int(meta["step"])
     wall_before = float(meta.get("train_seconds", 0.0))
     # A stop cut this step's validation short: it runs before training goes on.
-    evaluate_first = bool(meta.get("evaluate_first", False))
+    evaluate_first = any(bool(m.get("evaluate_first", False)) for _, m in restored)
     logging.info("Resumed from step %d in %s.", start, workdir)
   else:
-    state = jax.jit(init_fn, out_shardings=state_sharding)(init_key)
+    state = jax.jit(over_seeds(init_fn), out_shardings=state_sharding)(init_key)
     start, wall_before = 0, 0.0
   run_started = time.time()
   started_with = provenance()
-  best_meta = best.newest_meta()
-  best_val = best_meta[f"val_{metric}"] if best_meta else method.worst()
+  for r in runs:
+    best_meta = r.best.newest_meta()
+    r.best_val = best_meta[f"val_{metric}"] if best_meta else method.worst()
 
   num_steps = config.train.num_steps
-  if start >= num_steps and results_path.exists():
-    return json.loads(results_path.read_text())
-  if is_main:
-    _truncate_metrics(workdir / "metrics.jsonl", start, keep_eval_at_start=not evaluate_first)
-  writer = writers.MetricWriter(str(workdir), enabled=is_main)
-  writer.write_hparams(checkpointing.flatten(config_dict))
-  if changes:
-    # Values changed on resume (learning rate, clipping, a longer run): kept in the record.
-    writer.write_scalars(start, {f"config/{k}": float(new) for k, (_, new) in changes.items()})
+  if start >= num_steps and all(r.results_path.exists() for r in runs):
+    return _combine([json.loads(r.results_path.read_text()) for r in runs], multi)
+  for r in runs:
+    if is_main:
+      _truncate_metrics(r.path / "metrics.jsonl", start, keep_eval_at_start=not evaluate_first)
+    r.writer = writers.MetricWriter(str(r.path), enabled=is_main)
+    r.writer.write_hparams(checkpointing.flatten(r.config_dict))
+    if r.changes:
+      # Values changed on resume (learning rate, clipping, a longer run): kept in the record.
+      r.writer.write_scalars(start, {f"config/{k}": float(new)
+                                     for k, (_, new) in r.changes.items()})
+  if runs[0].changes:
     logging.warning("Resumed with changed %s.", ", ".join(
-        f"{k} ({old} -> {new})" for k, (old, new) in changes.items()))
+        f"{k} ({old} -> {new})" for k, (old, new) in runs[0].changes.items()))
 
   train_step = jax.jit(
-      method.make_train_step(config, model),
-      in_shardings=(state_sharding, batch_sharding, repl),
-      out_shardings=(state_sharding, repl),
+      over_seeds(method.make_train_step(config, model)),
+      in_shardings=(state_sharding, train_batch_sharding, per_seed),
+      out_shardings=(state_sharding, per_seed),
       donate_argnums=(0,),
   )
+  # Every seed scores the same evaluation batch.
   eval_step = jax.jit(
-      method.make_eval_step(config, model),
-      in_shardings=(state_sharding, batch_sharding, repl),
-      out_shardings=repl,
+      over_seeds(method.make_eval_step(config, model), in_axes=(0, None, 0)),
+      in_shardings=(state_sharding, parallel.batch_sharded(mesh), per_seed),
+      out_shardings=per_seed,
   )
   predict = jax.jit(method.make_predict(model))
-  all_finite = jax.jit(lambda s: jnp.all(jnp.stack(
-      [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(s.trainable)])))
+  all_finite = jax.jit(over_seeds(lambda s: jnp.all(jnp.stack(
+      [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(s.trainable)]))))
+  # Seed k's slice of host metrics (one seed: the metrics themselves).
+  of_seed = lambda tree, k: jax.tree.map(lambda x: x[k], tree) if multi else tree
+  named = lambda k: f"seed {seeds[k]} ({runs[k].path.name}): " if multi else ""
 
-  def evaluate(state, eval_batches, interruptible: bool = False) -> dict | None:
-    """Evaluator metrics over the batches; None if a stop request came in between batches.
+  def evaluate(state, eval_batches, interruptible: bool = False) -> list[dict] | None:
+    """Each seed's evaluator metrics over the batches; None if a stop request came in between
+    batches.
 
     Every batch gets the same key: the eval step draws per example, from its `index`, so the
     metrics do not depend on eval.batch_size or the device count.
@@ -207,23 +338,27 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_ste
                                     mesh)
       out = eval_step(state, batch, eval_key)
       sums = out if sums is None else jax.tree.map(lambda a, b: a + b, sums, out)
-    return evaluator.summarize(jax.device_get(sums))
+    sums = jax.device_get(sums)
+    return [evaluator.summarize(of_seed(sums, k)) for k in range(num_seeds)]
 
-  def write_pictures(state, step: int, eval_batches, split: str) -> list[str]:
+  def write_pictures(state, steps: list[int], eval_batches, split: str) -> None:
     n = min(config.eval.num_pictures, len(eval_batches[0]["image"]))
     if not (is_main and n and method.save_pictures):
-      return []
-    params = jax.tree.map(lambda x: x.addressable_data(0), method.inference_params(state))
+      return
     images = eval_batches[0]["image"][:n]
-    out = jax.device_get(predict(params, images, jax.random.fold_in(picture_key, step)))
-    return method.save_pictures(
-        config, out, images, eval_batches[0]["label"][:n],
-        str(workdir / "pictures" / f"{split}_step{step:07d}"), step,
-    )
+    for k, (r, step) in enumerate(zip(runs, steps, strict=True)):
+      params = jax.tree.map(lambda x: x.addressable_data(0),
+                            method.inference_params(seed_slice(state, k)))
+      key = jax.random.fold_in(picture_key[k] if multi else picture_key, step)
+      out = jax.device_get(predict(params, images, key))
+      method.save_pictures(
+          r.config, out, images, eval_batches[0]["label"][:n],
+          str(r.path / "pictures" / f"{split}_step{step:07d}"), step,
+      )
 
   pending: list[tuple[int, dict]] = []
   # The newest step saved in checkpoints/ (None: none yet), for the NaN message.
-  last_good = {"step": start if latest.latest_step() is not None else None}
+  last_good = {"step": start if runs[0].latest.latest_step() is not None else None}
 
   def non_finite(what: str) -> FloatingPointError:
     saved = last_good["step"]
@@ -242,43 +377,52 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_ste
       return
     host = jax.device_get(pending)
     pending.clear()
-    for s, m in host:
-      if not np.isfinite(m["loss/total"]):
-        raise non_finite(f"Non-finite loss at step {s}: " + ", ".join(
-            f"{k}={float(v):.4g}" for k, v in sorted(m.items())) + ".")
-    means = {f"train/{k}": float(np.mean([m[k] for _, m in host])) for k in host[0][1]}
+    # Each seed's images/s: a seed's run reads as it would alone (N seeds: N times that).
     ips = steps_timed * config.train.batch_size / max(elapsed, 1e-9)
-    means["train/images_per_sec"] = ips
-    writer.write_scalars(step, means)
-    eta = (num_steps - step) * config.train.batch_size / max(ips, 1e-9)
-    shown = "  ".join(f"{k.split('/', 2)[-1]} {means[f'train/{k}']:.4g}"
-                      for k in method.log_keys if f"train/{k}" in means)
-    logging.info("step %d/%d  %s  %.0f img/s  ETA %s", step, num_steps, shown, ips,
-                 time.strftime("%H:%M:%S", time.gmtime(eta)))
+    for k, r in enumerate(runs):
+      mine = [(s, of_seed(m, k)) for s, m in host]
+      for s, m in mine:
+        if not np.isfinite(m["loss/total"]):
+          raise non_finite(f"{named(k)}Non-finite loss at step {s}: " + ", ".join(
+              f"{key}={float(v):.4g}" for key, v in sorted(m.items())) + ".")
+      means = {f"train/{key}": float(np.mean([m[key] for _, m in mine])) for key in mine[0][1]}
+      means["train/images_per_sec"] = ips
+      r.writer.write_scalars(step, means)
+      eta = (num_steps - step) * config.train.batch_size / max(ips, 1e-9)
+      shown = "  ".join(f"{key.split('/', 2)[-1]} {means[f'train/{key}']:.4g}"
+                        for key in method.log_keys if f"train/{key}" in means)
+      logging.info("%sstep %d/%d  %s  %.0f img/s  ETA %s", named(k), step, num_steps, shown,
+                   ips * num_seeds, time.strftime("%H:%M:%S", time.gmtime(eta)))
 
   def save(step: int, **extra) -> None:
-    if not bool(all_finite(state)):
-      raise non_finite(f"Non-finite parameters after step {step}; not saved.")
-    # Every metric up to this checkpoint is on disk before it is: a kill loses none of them.
-    writer.flush()
-    latest.save(step, state, {"step": step, "config": config_dict,
-                              "train_seconds": wall_before + time.time() - run_started, **extra})
+    finite = np.atleast_1d(jax.device_get(all_finite(state)))
+    if not finite.all():
+      raise non_finite(", ".join(named(int(k)) for k in np.flatnonzero(~finite))
+                       + f"Non-finite parameters after step {step}; not saved.")
+    train_seconds = wall_before + time.time() - run_started
+    for k, r in enumerate(runs):
+      # Every metric up to this checkpoint is on disk before it is: a kill loses none of them.
+      r.writer.flush()
+      r.latest.save(step, seed_slice(state, k), {
+          "step": step, "config": r.config_dict, "train_seconds": train_seconds, **extra})
     last_good["step"] = step
 
   def validate(step: int) -> bool:
-    """Validates, keeps the best checkpoint, draws; False if a stop request cut it short."""
-    nonlocal best_val
-    val = evaluate(state, val_batches, interruptible=True)
-    if val is None:
+    """Validates, keeps each seed's best checkpoint, draws; False if a stop request cut it
+    short."""
+    vals = evaluate(state, val_batches, interruptible=True)
+    if vals is None:
       return False
-    writer.write_scalars(step, {f"val/{k}": v for k, v in val.items()})
-    logging.info("step %d  validation %s", step,
-                 "  ".join(f"{k} {v:.4f}" for k, v in val.items()))
-    if method.better(val[metric], best_val):
-      best_val = val[metric]
-      writer.flush()
-      best.save(step, state, {"step": step, f"val_{metric}": best_val, "config": config_dict})
-    write_pictures(state, step, val_batches, "validation")
+    for k, (r, val) in enumerate(zip(runs, vals, strict=True)):
+      r.writer.write_scalars(step, {f"val/{key}": v for key, v in val.items()})
+      logging.info("%sstep %d  validation %s", named(k), step,
+                   "  ".join(f"{key} {v:.4f}" for key, v in val.items()))
+      if method.better(val[metric], r.best_val):
+        r.best_val = val[metric]
+        r.writer.flush()
+        r.best.save(step, seed_slice(state, k),
+                    {"step": step, f"val_{metric}": r.best_val, "config": r.config_dict})
+    write_pictures(state, [step] * num_seeds, val_batches, "validation")
     return True
 
   end = num_steps if max_steps_this_run is None else min(num_steps, start + max_steps_this_run)
@@ -291,13 +435,13 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_ste
     data = batching.train_dataset(batches, start, num_steps, config.data.prefetch)
     window_start, window_steps = time.time(), 0
     while step < end and not stopped:
-      batch = parallel.global_batch(next(data), mesh)
+      batch = parallel.global_batch(next(data), mesh, train_batch_sharding)
       state, metrics = train_step(state, batch, train_key)
       step += 1
       window_steps += 1
       pending.append((step, metrics))
       stopping = (stop.requested if jax.process_count() == 1
-                  else latest.reached_preemption(step))
+                  else runs[0].latest.reached_preemption(step))
       if step % config.log.every_steps == 0 or step == end or stopping:
         flush_train_metrics(step, time.time() - window_start, window_steps)
         window_start, window_steps = time.time(), 0
@@ -313,43 +457,62 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, stop, max_ste
       stopped = stopping
   finally:
     # Every exit path, an error included, lets the saves in flight finish.
-    latest.wait()
-    best.wait()
-    writer.flush()
+    for r in runs:
+      r.latest.wait()
+      r.best.wait()
+      r.writer.flush()
   if stopped:
     logging.warning("Stopped at step %d; rerun the same command to resume.", step)
 
-  results = {"step": step, "finished": step >= num_steps and not stopped, "seed": config.seed,
-             "stopped": stopped, "train_seconds": wall_before + time.time() - run_started,
-             **started_with, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-  if results["finished"]:
-    results.update(_test_once(config, best, abstract, repl, evaluate, write_pictures,
-                              test_batches, metric))
-    writer.write_scalars(step, {f"test/{k}": v for k, v in results["test"].items()})
-    if is_main:
-      results_path.write_text(json.dumps(results, indent=1))
-      logging.info("Test %s at validation-selected step %d.",
-                   "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()),
-                   results["selected_step"])
-  writer.close()
-  return results
+  finished = step >= num_steps and not stopped
+  # Trained inside a run of several seeds: the record says so (`num_seeds`).
+  results = [{"step": step, "finished": finished, "seed": r.config.seed, "stopped": stopped,
+              "train_seconds": wall_before + time.time() - run_started,
+              **({"num_seeds": num_seeds} if multi else {}), **started_with,
+              "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")} for r in runs]
+  if finished:
+    tests = _test_once(config, runs, abstract_one, stacked, evaluate, write_pictures,
+                       test_batches, metric)
+    for k, (r, res) in enumerate(zip(runs, results, strict=True)):
+      res.update(tests[k])
+      r.writer.write_scalars(step, {f"test/{key}": v for key, v in res["test"].items()})
+      if is_main:
+        r.results_path.write_text(json.dumps(res, indent=1))
+      logging.info("%sTest %s at validation-selected step %d.", named(k),
+                   "  ".join(f"{key} {v:.4f}" for key, v in res["test"].items()),
+                   res["selected_step"])
+  for r in runs:
+    r.writer.close()
+  return _combine(results, multi)
 
 
-def _test_once(config, best, abstract, repl, evaluate, write_pictures, test_split, metric
-               ) -> dict:
-  """Scores the validation-selected checkpoint on the test split (the only test access)."""
+def _combine(results: list[dict], multi: bool) -> dict:
+  """One seed: its results. Several: {'seeds': [...], 'finished', 'stopped', 'step'}."""
+  if not multi:
+    return results[0]
+  return {"seeds": results, "step": min(r["step"] for r in results),
+          "finished": all(r["finished"] for r in results),
+          "stopped": any(r.get("stopped", False) for r in results)}
+
+
+def _test_once(config, runs, abstract, stacked, evaluate, write_pictures, test_split, metric
+               ) -> list[dict]:
+  """Scores each seed's validation-selected checkpoint on the test split (the only test
+  access)."""
   test_batches, num_test = test_split
-  state, meta = best.restore_newest_intact(checkpointing.abstract_like(abstract, repl))
-  test = evaluate(state, test_batches)
-  write_pictures(state, int(meta["step"]), test_batches, "test")
-  return {
+  restored = [r.best.restore_newest_intact(abstract) for r in runs]
+  state = stacked([s for s, _ in restored])
+  tests = evaluate(state, test_batches)
+  steps = [int(meta["step"]) for _, meta in restored]
+  write_pictures(state, steps, test_batches, "test")
+  return [{
       **test,
       "test": test,
-      "selected_step": int(meta["step"]),
+      "selected_step": step,
       f"val_{metric}": float(meta[f"val_{metric}"]),
       "eval_rollouts": config.eval.get("num_rollouts"),
       "num_test": num_test,
-  }
+  } for test, step, (_, meta) in zip(tests, steps, restored, strict=True)]
 
 
 def load_trained(workdir: str):
@@ -359,6 +522,10 @@ def load_trained(workdir: str):
   if not path.exists():
     raise FileNotFoundError(f"{path} not found: --workdir must be a directory attn_rl.main wrote.")
   config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  if config.train.get("num_seeds", 1) > 1:
+    raise FileNotFoundError(
+        f"{workdir} holds a run of {config.train.num_seeds} seeds: pass one seed's folder, "
+        f"{os.path.join(workdir, 'seed_0')} to seed_{config.train.num_seeds - 1}.")
   with config.unlocked():
     config.mesh.data = 1
   method = method_lib.get(config.method)

@@ -1,10 +1,12 @@
 """Device mesh, shardings and global batch assembly: one code path from a laptop to a pod.
 
-Parameters and optimizer states are replicated (`P()`), batches are sharded on their
-leading axis over the mesh's 'data' axis, and steps are compiled with `jax.jit` and explicit
-shardings; XLA inserts the gradient all-reduce. On several hosts every process feeds its own
-slice of the global batch and `jax.make_array_from_process_local_data` assembles the global
-array.
+The mesh has two axes, 'seeds' and 'data'. Parameters and optimizer states are replicated
+(`P()`), batches are sharded on their leading axis over 'data', and steps are compiled with
+`jax.jit` and explicit shardings; XLA inserts the gradient all-reduce. A run of several seeds
+(`train.num_seeds`) stacks their states on a leading seed axis, laid over 'seeds'
+(`P('seeds')`), and their batches as [seeds, batch, ...] (`P('seeds', 'data')`): a pod trains
+seeds x data in one program. On several hosts every process feeds its own slice of the global
+batch and `jax.make_array_from_process_local_data` assembles the global array.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 DATA_AXIS = "data"
+SEEDS_AXIS = "seeds"
 
 
 def maybe_initialize_distributed() -> None:
@@ -34,17 +37,25 @@ def maybe_initialize_distributed() -> None:
 
 
 def make_mesh(mesh_config) -> jax.sharding.Mesh:
-  """A 1-D mesh over `mesh.data` devices (-1: all devices)."""
+  """A ('seeds', 'data') mesh of `mesh.seeds` (default 1) x `mesh.data` devices; `mesh.data`
+  -1 takes every device the seeds axis leaves."""
   devices = jax.devices()
-  n = len(devices) if mesh_config.data == -1 else mesh_config.data
-  if not 1 <= n <= len(devices):
+  seeds = mesh_config.get("seeds", 1)
+  if not (isinstance(seeds, int) and 1 <= seeds <= len(devices)
+          and len(devices) % seeds == 0):
+    raise ValueError(f"mesh.seeds={seeds!r} must be a positive divisor of the {len(devices)} "
+                     "devices.")
+  n = len(devices) // seeds if mesh_config.data == -1 else mesh_config.data
+  if not 1 <= n * seeds <= len(devices):
     raise ValueError(
-        f"mesh.data={mesh_config.data} but {len(devices)} devices exist; use -1 for all of them."
+        f"mesh.data={mesh_config.data} x mesh.seeds={seeds} but {len(devices)} devices exist; "
+        "use mesh.data=-1 for all of them."
     )
-  if n != len(devices) and jax.process_count() > 1:
+  if n * seeds != len(devices) and jax.process_count() > 1:
     raise ValueError("On several hosts the mesh must span every device: set mesh.data=-1.")
   return jax.sharding.Mesh(
-      np.asarray(devices[:n]), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,)
+      np.asarray(devices[:n * seeds]).reshape(seeds, n), (SEEDS_AXIS, DATA_AXIS),
+      axis_types=(jax.sharding.AxisType.Auto,) * 2,
   )
 
 
@@ -54,6 +65,26 @@ def replicated(mesh) -> NamedSharding:
 
 def batch_sharded(mesh) -> NamedSharding:
   return NamedSharding(mesh, P(DATA_AXIS))
+
+
+def seed_stacked(mesh) -> NamedSharding:
+  """Leading seed axis over 'seeds' (states, keys, metrics of a multi-seed run)."""
+  return NamedSharding(mesh, P(SEEDS_AXIS))
+
+
+def seed_batch_sharded(mesh) -> NamedSharding:
+  """[seeds, batch, ...]: seeds over 'seeds', each seed's batch over 'data'."""
+  return NamedSharding(mesh, P(SEEDS_AXIS, DATA_AXIS))
+
+
+def check_seeds(num_seeds: int, mesh) -> None:
+  n = mesh.shape[SEEDS_AXIS]
+  if num_seeds % n:
+    raise ValueError(f"train.num_seeds={num_seeds} does not divide over mesh.seeds={n}: use a "
+                     f"multiple of {n}, or set --config.mesh.seeds to a divisor of {num_seeds}.")
+  if n > 1 and jax.process_count() > 1:
+    raise ValueError("mesh.seeds > 1 on several hosts is not supported yet: keep mesh.seeds=1 "
+                     "(the seeds then share every device's data shard).")
 
 
 def check_divisible(batch_size: int, mesh, what: str) -> None:
@@ -67,9 +98,10 @@ def check_divisible(batch_size: int, mesh, what: str) -> None:
     )
 
 
-def global_batch(local: dict, mesh) -> dict:
-  """Assembles the global batch from this process's slice (sharded on the leading axis)."""
-  sharding = batch_sharded(mesh)
+def global_batch(local: dict, mesh, sharding: NamedSharding | None = None) -> dict:
+  """Assembles the global batch from this process's slice (sharded on the leading axis;
+  `seed_batch_sharded` for a multi-seed batch, whose second axis is the data one)."""
+  sharding = sharding or batch_sharded(mesh)
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local
   )

@@ -67,7 +67,24 @@ class TrainBatches:
     return self._fetch(positions[self._offset:self._offset + self._local], epoch)
 
 
-def train_dataset(batches: TrainBatches, start_step: int, num_steps: int, prefetch: int):
+class SeedStack:
+  """The training batches of several seeds' runs, stacked: step -> {key: [seeds, batch, ...]}.
+
+  Each seed's `TrainBatches` keeps its own order and draws, so seed k's slice is the batch
+  its run would get alone.
+  """
+
+  def __init__(self, per_seed: list[TrainBatches]):
+    self.per_seed = per_seed
+    self.steps_per_epoch = per_seed[0].steps_per_epoch
+
+  def __call__(self, step: int) -> dict[str, np.ndarray]:
+    batches = [b(step) for b in self.per_seed]
+    return {k: np.stack([b[k] for b in batches]) for k in batches[0]}
+
+
+def train_dataset(batches: TrainBatches | SeedStack, start_step: int, num_steps: int,
+                  prefetch: int):
   """A grain iterator over the batches of steps [start_step, num_steps)."""
   ds = grain.MapDataset.range(start_step, num_steps).map(batches)
   return iter(

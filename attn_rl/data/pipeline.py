@@ -7,6 +7,8 @@ comes. Digit canvases are generated on the host, vectorised over the batch (`can
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from attn_rl.data import batching, images, splits
@@ -47,26 +49,35 @@ def canvas_fn(data_config, digits: digits_lib.Digits, split: str, seed: int):
   )
 
 
-def make_batches(data_config, split: str, *, seed: int, global_batch: int, process_index=0,
-                 process_count=1):
+def make_batches(data_config, split: str, *, seed: int | Sequence[int], global_batch: int,
+                 process_index=0, process_count=1):
   """(batches, number of examples) of a split: digit canvases or natural images.
 
   'train' gives a `batching.TrainBatches` (step -> batch); other splits a
-  `batching.EvalBatches` of padded evaluation batches.
+  `batching.EvalBatches` of padded evaluation batches. A sequence of seeds (a multi-seed
+  run) gives for 'train' a `batching.SeedStack` of one `TrainBatches` per seed, each with its
+  own order and draws, over one copy of the source; evaluation batches do not depend on the
+  seed.
   """
   proc = dict(global_batch=global_batch, process_index=process_index,
               process_count=process_count)
+  seeds = [seed] if isinstance(seed, int) else list(seed)
+  stack = (lambda per_seed: per_seed[0]) if isinstance(seed, int) else batching.SeedStack
   if data_config.dataset in images.DATASETS:
     source = images.load_images(data_config, split)
     if split == "train":
-      fetch = lambda positions, epoch: images.make_batch(source, data_config, positions,
-                                                         seed=seed, epoch=epoch)
-      return batching.TrainBatches(fetch, len(source), seed=seed, **proc), len(source)
+      fetch = lambda s: lambda positions, epoch: images.make_batch(
+          source, data_config, positions, seed=s, epoch=epoch)
+      return stack([batching.TrainBatches(fetch(s), len(source), seed=s, **proc)
+                    for s in seeds]), len(source)
     fetch = lambda positions: images.make_batch(source, data_config, positions, seed=None,
                                                 epoch=0)
     return batching.EvalBatches(fetch, len(source), **proc), len(source)
   digits = digits_lib.load_digits(data_config, split)
-  return digit_batches(data_config, digits, split, seed=seed, **proc), len(digits)
+  if split == "train":
+    return stack([digit_batches(data_config, digits, split, seed=s, **proc)
+                  for s in seeds]), len(digits)
+  return digit_batches(data_config, digits, split, seed=seeds[0], **proc), len(digits)
 
 
 def digit_batches(data_config, digits: digits_lib.Digits, split: str, *, seed: int,

@@ -21,6 +21,7 @@ are functions of the run files.
 from __future__ import annotations
 
 import functools
+import glob
 import importlib
 import json
 import os
@@ -102,7 +103,9 @@ def collect_run(run_dir: str) -> dict | None:
       "started": results.get("date"),
       "finished_at": results.get("finished_at"),
       "hardware": hardware,
+      # A run of several seeds in one process: every seed's wall time is the whole process's.
       "wall_seconds": results.get("train_seconds"),
+      "num_seeds_in_process": results.get("num_seeds", 1),
       "steps": results.get("step"),
       "selected_step": results.get("selected_step"),
       "val_error_at_selected": results.get("val_error"),
@@ -181,6 +184,8 @@ def summarize(records: list[dict]) -> list[dict]:
         "test_error_context_mean": _mean_of(runs, "error_context"),
         "num_steps": values.get("train", {}).get("num_steps"),
         "commands": [r["command"] for r in runs],
+        # Seeds trained per process (train.num_seeds), per run: >1 marks a multi-seed run.
+        "seeds_per_process": [r.get("num_seeds_in_process", 1) for r in runs],
         "wall_minutes_median": statistics.median(walls) / 60 if walls else None,
         "hardware": sorted({_hardware_text(r["hardware"]) for r in runs}),
         "dates": sorted({(r["started"] or "")[:10] for r in runs} - {""}),
@@ -211,11 +216,25 @@ def update_readme(path: str, text: str, begin: str, end: str) -> None:
     f.write(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
-def collect_workdir(workdir: str, results_dir: str) -> str:
-  """Copies a finished workdir's outputs (no checkpoints) to results_dir/<name>."""
+def collect_workdir(workdir: str, results_dir: str) -> list[str]:
+  """Copies a finished workdir's outputs (no checkpoints) to results_dir/<name>.
+
+  A run of several seeds (`train.num_seeds`) gives one folder per seed,
+  results_dir/<workdir name>_s<seed>, each as a single-seed run's.
+  """
+  seed_dirs = sorted(glob.glob(os.path.join(workdir, "seed_*")))
+  if seed_dirs:
+    base = os.path.basename(workdir.rstrip("/"))
+    return [_collect_one(d, results_dir,
+                         f"{base}_s{_read_json(os.path.join(d, 'config.json'))['seed']}")
+            for d in seed_dirs]
+  return [_collect_one(workdir, results_dir, os.path.basename(workdir.rstrip("/")))]
+
+
+def _collect_one(workdir: str, results_dir: str, name: str) -> str:
   if not os.path.exists(os.path.join(workdir, "results.json")):
     raise FileNotFoundError(f"{workdir} has no results.json: the run has not finished.")
-  dst = os.path.join(results_dir, os.path.basename(workdir.rstrip("/")))
+  dst = os.path.join(results_dir, name)
   os.makedirs(os.path.join(dst, "pictures"), exist_ok=True)
   for name in ("results.json", "config.json", "metrics.jsonl"):
     shutil.copy(os.path.join(workdir, name), dst)
