@@ -83,7 +83,7 @@ def test_collect_copies_outputs_not_checkpoints(tmp_path):
   os.makedirs(os.path.join(work, "pictures"))
   for name in ("test_step10_0.png", "validation_step10_0.png"):
     open(os.path.join(work, "pictures", name), "w").close()
-  dst = report.collect_workdir(work, str(tmp_path / "results"))
+  (dst,) = report.collect_workdir(work, str(tmp_path / "results"))
   assert sorted(os.listdir(dst)) == ["config.json", "metrics.jsonl", "pictures", "results.json"]
   assert os.listdir(os.path.join(dst, "pictures")) == ["test_step10_0.png"]
   with pytest.raises(FileNotFoundError, match="not finished"):
@@ -146,3 +146,15 @@ def test_dreal_table_pairs_vanilla_and_critics(tmp_path):
       ["| CBAM", "yes"], ["| SE", "no (vanilla)"], ["| SE", "yes"]]
   assert "| 2000 | 6.00% |" in lines[1]
   assert "d_se" not in ram_paper.table(report.summarize(records))
+
+
+def test_a_multi_seed_workdir_collects_one_run_per_seed_marked(tmp_path):
+  work = tmp_path / "runs" / "ram_mnist"
+  for k in range(2):
+    _fake_run(str(work), f"seed_{k}", 0.02 + k / 100, 0.04, [(10, 0.03)],
+              config={"seed": 3 + k}, num_seeds=2)
+  dsts = report.collect_workdir(str(work), str(tmp_path / "results"))
+  assert [os.path.basename(d) for d in dsts] == ["ram_mnist_s3", "ram_mnist_s4"]
+  (row,) = report.summarize([report.collect_run(d) for d in dsts])
+  assert row["seeds"] == [3, 4] and row["seeds_per_process"] == [2, 2]
+  assert "| 10 min (2 seeds in one process) |" in ram_paper.table([row])

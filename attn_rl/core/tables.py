@@ -13,7 +13,12 @@ def error_text(r: dict) -> str:
 
 
 def wall_text(r: dict) -> str:
-  return "" if r["wall_minutes_median"] is None else f"{r['wall_minutes_median']:.0f} min"
+  """Median wall time; for seeds trained together (train.num_seeds), the process's, marked."""
+  if r["wall_minutes_median"] is None:
+    return ""
+  together = max(r.get("seeds_per_process") or [1])
+  return f"{r['wall_minutes_median']:.0f} min" + (
+      f" ({together} seeds in one process)" if together > 1 else "")
 
 
 def run_links(r: dict) -> str:

@@ -2,6 +2,7 @@
 
   python -m attn_rl.tools.bench_seeds --out=benchmarks/seeds_cpu.json
   python -m attn_rl.tools.bench_seeds --tasks=clutter60 --num_seeds=1,2,4 --separate=false
+  taskset -c 0 python -m attn_rl.tools.bench_seeds --pinned_pair=false   # all on one core
 
 For each task and each N of --num_seeds: the jitted, vmapped training step of N seeds' stacked
 states on N seeds' batches, as `train.num_seeds=N` runs it (`core/loop.py`), timed over
@@ -9,10 +10,10 @@ states on N seeds' batches, as `train.num_seeds=N` runs it (`core/loop.py`), tim
 load hits each alike. Aggregate images/s = N x batch x steps / seconds.
 
 Against N separate processes (--separate): a worker process of this tool times one seed's
-step (a) alone, with every core, as N runs started one after another would each run
-(aggregate of N sequential runs = that rate), and (b) two workers at once, pinned one per
-core with `taskset` (aggregate = the sum of the two rates; N runs two at a time keep that
-rate). Synthetic digits and random init: device work is the same as on MNIST.
+step (a) alone, on the cores this process may use, as each of N runs started one after
+another would run (aggregate of N sequential runs = that rate), and (b) two workers at once,
+pinned one per core with `taskset` (aggregate = the sum of the two rates; N runs two at a time
+keep that rate). Synthetic digits and random init: device work is the same as on MNIST.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ _BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size of each seed.")
 _STEPS = flags.DEFINE_integer("steps", 10, "Steps per timed run.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs; the median is reported.")
 _SEPARATE = flags.DEFINE_bool("separate", True, "Also time separate single-seed processes.")
+_PAIR = flags.DEFINE_bool("pinned_pair", True, "With --separate, also two workers at once "
+                          "pinned to cores 0 and 1 (needs both cores free).")
 _WORKER = flags.DEFINE_string("worker", None, "Internal: time one seed of this task, print "
                               "its median images/s as JSON.")
 _QUICK = flags.DEFINE_bool("quicktest", False, "The configs' quicktest networks (a check of "
@@ -125,13 +128,14 @@ def _rates(procs: list[subprocess.Popen]) -> list[float]:
 
 
 def separate_processes(task: str) -> dict:
-  """One single-seed worker with every core, then two at once pinned one per core."""
+  """One single-seed worker on the cores this process has, then two at once pinned one per
+  core."""
   start = lambda cpu: subprocess.Popen(_worker_command(task, cpu), stdout=subprocess.PIPE,
                                        stderr=subprocess.DEVNULL, text=True)
   (alone,) = _rates([start(None)])
-  row = {"one_process_all_cores_images_per_sec": alone,
+  row = {"single_seed_process_images_per_sec": alone,
          "aggregate_sequential_images_per_sec": alone}
-  if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+  if _PAIR.value and shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
     pair = _rates([start(0), start(1)])
     row.update(pinned_pair_images_per_sec=pair,
                aggregate_two_at_a_time_pinned_images_per_sec=sum(pair))
@@ -158,6 +162,7 @@ def main(argv):
   out = {**provenance.provenance(), "load_average_at_start": os.getloadavg(),
          "batch_size_per_seed": _BATCH.value, "steps_per_run": _STEPS.value,
          "repeats": _REPEATS.value, "quicktest": _QUICK.value,
+         "cpus_available": len(os.sched_getaffinity(0)),
          "goal": "4 seeds in one process >= 1.5 x the aggregate of 4 separate runs", "rows": []}
   for task in tasks:
     variants = []
