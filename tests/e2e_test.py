@@ -34,6 +34,7 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ("mesh.data", 16, "mesh.data=16 x mesh.seeds=1 but 8 devices exist"),
     ("mesh.seeds", 3, "mesh.seeds=3 must be a positive divisor of the 8 devices"),
     ("train.num_seeds", 0, "train.num_seeds=0 must be a positive integer"),
+    ("train.seeds_mode", "pmap", "train.seeds_mode='pmap' is not one of 'vmap', 'loop'"),
     ("optim.learning_rate", 0.0, "optim.learning_rate=0.0 must be a positive"),
     ("optim.learning_rate", -1e-3, "optim.learning_rate=-0.001 must be a positive"),
     ("optim.learning_rate", float("nan"), "optim.learning_rate=nan must be a positive"),

@@ -150,3 +150,17 @@ def test_seeds_on_a_mesh_axis_of_their_own_match_seeds_sharing_it(tmp_path, stra
   with pytest.raises(ValueError, match="num_seeds=3 does not divide over mesh.seeds=2"):
     loop.train_and_evaluate(load_config(RAM_CONFIG, **{"train.num_seeds": 3, "mesh.seeds": 2}),
                             str(tmp_path / "bad"))
+
+
+def test_loop_mode_steps_each_seed_as_it_steps_alone(tmp_path, straight):
+  """train.seeds_mode='loop': the one-seed program once per seed, in one jitted program."""
+  loop.train_and_evaluate(
+      load_config(RAM_CONFIG, **{"train.num_seeds": 2, "train.seeds_mode": "loop"}),
+      str(tmp_path / "looped"))
+  alone = loop.train_and_evaluate(_with_seed(load_config(RAM_CONFIG), 1), str(tmp_path / "one"))
+  got = read_metrics(tmp_path / "looped" / "seed_1")
+  assert_close_records(got, read_metrics(tmp_path / "one"))
+  assert json.loads((tmp_path / "looped" / "seed_1" / "results.json").read_text())[
+      "selected_step"] == alone["selected_step"]
+  # And as the vmapped seeds step.
+  assert_close_records(read_metrics(tmp_path / "looped" / "seed_0"), straight[1][0])

@@ -35,6 +35,7 @@ RESUMABLE_CHANGES = (
     "data.prefetch",
     "model.sensor",  # The two sensors compute the same glimpses.
     "model.unroll",  # Rolled and unrolled glimpse loops compute the same episode.
+    "train.seeds_mode",  # Both compile the same step over the seeds.
 )
 # Optimizer values that may change on resume (after a NaN, say), with the change recorded in
 # metrics.jsonl as `config/<key>` at the resumed step. Clipping may change its threshold but
@@ -47,7 +48,8 @@ LENGTH_FREE_SCHEDULES = ("constant", "piecewise")
 # Keys added after checkpoints were written without them -> the value that reproduces the
 # old behaviour: a checkpoint lacking the key resumes when the run keeps that value (or when
 # the key is in RESUMABLE_CHANGES), and `fill_added_keys` gives it to an old config.json.
-ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False, "train.num_seeds": 1}
+ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False, "train.num_seeds": 1,
+              "train.seeds_mode": "vmap"}
 
 
 class ConfigMismatchError(ValueError):

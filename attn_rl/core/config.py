@@ -59,6 +59,9 @@ def add_run_groups(c: ml_collections.ConfigDict, *, eval_rollouts: int | None = 
   # compiled step vmapped over a leading seed axis, one folder `seed_<k>/` per seed (a complete
   # single-seed workdir). 1: the workdir itself is the run's.
   c.train.num_seeds = 1
+  # How the seeds' step is compiled: 'vmap' (one batched program) or 'loop' (the one-seed
+  # program once per seed, side by side in one program); core/seeds.py.
+  c.train.seeds_mode = "vmap"
 
   c.eval = ml_collections.ConfigDict()
   # Validate every this many steps (and at the end).
@@ -169,5 +172,6 @@ def validate_run_groups(c: ml_collections.ConfigDict) -> None:
     n = c.train.num_seeds
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
       raise ValueError(f"train.num_seeds={n!r} must be a positive integer.")
+    one_of(c.train.get("seeds_mode", "vmap"), ("vmap", "loop"), "train.seeds_mode")
   if "num_rollouts" in c.eval:
     positive(c, "eval.num_rollouts")

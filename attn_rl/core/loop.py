@@ -33,6 +33,7 @@ from etils import epath
 from attn_rl.core import checkpointing, evaluators, parallel
 from attn_rl.core import method as method_lib
 from attn_rl.core import metric_writers as writers
+from attn_rl.core import seeds as seeds_lib
 from attn_rl.core import workdir as workdir_lib
 from attn_rl.core.provenance import provenance
 from attn_rl.data import batching, pipeline
@@ -245,13 +246,15 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_R
 
   model = method.make_model(config, pipeline.num_classes(config.data))
   run_keys = lambda seed: jax.random.split(jax.random.key(seed), 4)
-  if multi:  # [seeds] each: vmapped, jax.random draws exactly what it draws per seed.
+  if multi:  # [seeds] each: under vmap jax.random draws exactly what it draws per seed.
     keys = jax.vmap(run_keys)(jnp.asarray(seeds))
     init_key, train_key, eval_key, picture_key = (keys[:, i] for i in range(4))
   else:
     init_key, train_key, eval_key, picture_key = run_keys(config.seed)
   # One seed: functions as the method wrote them. Several: over a leading seed axis.
-  over_seeds = lambda f, in_axes=0: jax.vmap(f, in_axes=in_axes) if multi else f
+  mode = config.train.get("seeds_mode", "vmap")
+  over_seeds = lambda f, in_axes=0: seeds_lib.over_seeds(f, num_seeds, in_axes=in_axes,
+                                                         mode=mode)
   repl = parallel.replicated(mesh)
   per_seed = parallel.seed_stacked(mesh) if multi else repl
   train_batch_sharding = (parallel.seed_batch_sharded(mesh) if multi

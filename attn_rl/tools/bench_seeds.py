@@ -4,8 +4,9 @@
   python -m attn_rl.tools.bench_seeds --tasks=clutter60 --num_seeds=1,2,4 --separate=false
   taskset -c 0 python -m attn_rl.tools.bench_seeds --pinned_pair=false   # all on one core
 
-For each task and each N of --num_seeds: the jitted, vmapped training step of N seeds' stacked
-states on N seeds' batches, as `train.num_seeds=N` runs it (`core/loop.py`), timed over
+For each task, each N of --num_seeds and each `train.seeds_mode` of --modes (`core/seeds.py`:
+'vmap', or 'loop', the one-seed step once per seed in one program): the jitted training step of
+N seeds' stacked states on N seeds' batches, as `train.num_seeds=N` runs it, timed over
 --steps steps after warm-up; all variants compiled first and timed round-robin, so background
 load hits each alike. Aggregate images/s = N x batch x steps / seconds.
 
@@ -32,11 +33,13 @@ from absl import app, flags
 
 from attn_rl.core import method as method_lib
 from attn_rl.core import parallel, provenance
+from attn_rl.core import seeds as seeds_lib
 from attn_rl.data import pipeline
 
 _OUT = flags.DEFINE_string("out", "benchmarks/seeds.json", "Output JSON path.")
 _TASKS = flags.DEFINE_list("tasks", None, "Subset of TASKS (default: all).")
 _SEEDS = flags.DEFINE_list("num_seeds", ["1", "2", "4", "8"], "Seeds per process to time.")
+_MODES = flags.DEFINE_list("modes", ["vmap", "loop"], "train.seeds_mode values to compare.")
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size of each seed.")
 _STEPS = flags.DEFINE_integer("steps", 10, "Steps per timed run.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs; the median is reported.")
@@ -50,13 +53,14 @@ _QUICK = flags.DEFINE_bool("quicktest", False, "The configs' quicktest networks 
 
 # name -> (config module, variant, overrides).
 TASKS = {
+    "mnist28": ("ram_mnist", "", {}),
     "clutter60": ("ram_clutter", "", {}),
     "clutter100": ("ram_clutter100", "", {}),
     "dreal_se": ("dreal_clutter", "se", {}),
 }
 
 
-def load(task: str, num_seeds: int):
+def load(task: str, num_seeds: int, mode: str = "vmap"):
   module, variant, overrides = TASKS[task]
   variant = ",".join(v for v in (variant, "quicktest" if _QUICK.value else "") if v)
   c = importlib.import_module(f"configs.{module}").get_config(variant or None)
@@ -64,6 +68,7 @@ def load(task: str, num_seeds: int):
     c.data.source = "synthetic"
     c.train.batch_size = _BATCH.value
     c.train.num_seeds = num_seeds
+    c.train.seeds_mode = mode
     for k, v in overrides.items():
       group, key = k.split(".")
       c[group][key] = v
@@ -81,7 +86,7 @@ class SeedsStep:
     model = method.make_model(config, pipeline.num_classes(config.data))
     init = lambda k: method.init_state(config, model, k, pipeline.image_shape(config.data))
     step = method.make_train_step(config, model)
-    over = jax.vmap if n > 1 else (lambda f: f)
+    over = lambda f: seeds_lib.over_seeds(f, n, mode=config.train.seeds_mode)
     sharding = parallel.seed_stacked(mesh) if n > 1 else parallel.replicated(mesh)
     batch_sharding = (parallel.seed_batch_sharded(mesh) if n > 1
                       else parallel.batch_sharded(mesh))
@@ -167,13 +172,14 @@ def main(argv):
   for task in tasks:
     variants = []
     for n in map(int, _SEEDS.value):
-      print(f"compiling {task} with {n} seeds", flush=True)
-      variants.append(SeedsStep(load(task, n)))
+      for mode in _MODES.value if n > 1 else ["vmap"]:
+        print(f"compiling {task} with {n} seeds ({mode})", flush=True)
+        variants.append(SeedsStep(load(task, n, mode)))
     for _ in range(_REPEATS.value):
       for v in variants:
         v.run(_STEPS.value)
     row = {"task": task, "config": ":".join(x for x in TASKS[task][:2] if x),
-           "one_process": [{"num_seeds": v.num_seeds,
+           "one_process": [{"num_seeds": v.num_seeds, "seeds_mode": v.config.train.seeds_mode,
                             "aggregate_images_per_sec": statistics.median(v.rates),
                             "runs": v.rates} for v in variants]}
     variants.clear()
