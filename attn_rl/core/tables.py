@@ -16,9 +16,11 @@ def wall_text(r: dict) -> str:
   """Median wall time; for seeds trained together (train.num_seeds), the process's, marked."""
   if r["wall_minutes_median"] is None:
     return ""
-  together = max(r.get("seeds_per_process") or [1])
-  return f"{r['wall_minutes_median']:.0f} min" + (
-      f" ({together} seeds in one process)" if together > 1 else "")
+  per_process = r.get("seeds_per_process") or [1]
+  together, shared = max(per_process), sum(n > 1 for n in per_process)
+  note = ("" if together == 1 else f" ({together} seeds in one process)"
+          if shared == len(per_process) else f" ({shared} runs: {together} seeds in one process)")
+  return f"{r['wall_minutes_median']:.0f} min{note}"
 
 
 def run_links(r: dict) -> str:
