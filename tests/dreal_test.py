@@ -6,6 +6,7 @@ import importlib.util
 import os
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -114,6 +115,25 @@ def test_cbam_channel_then_spatial_gate_shapes_and_channel_gate_by_hand():
   np.testing.assert_allclose(y, refined * np.asarray(a_s).reshape(2, 5, 5, 1), rtol=1e-5,
                              atol=1e-6)
   assert p["spatial_conv"]["kernel"].shape == (7, 7, 2, 1) and "bias" not in p["spatial_conv"]
+
+
+@pytest.mark.parametrize("shape,k", [((3, 11, 9, 2), 7), ((2, 4, 6, 3), 3), ((1, 2, 2, 1), 5)])
+def test_banded_single_output_conv_is_the_same_conv(shape, k):
+  """Same parameter (name, shape, initial value) and function, values and gradients, as
+  nn.Conv(1, (k, k), padding=k // 2, use_bias=False), also with the image smaller than k."""
+  x = jax.random.normal(jax.random.key(1), shape)
+  reference = nn.Conv(1, (k, k), padding=k // 2, use_bias=False)
+  banded = attention.SingleOutputConv(k)
+  params = reference.init(jax.random.key(0), x)
+  chex.assert_trees_all_equal(banded.init(jax.random.key(0), x), params)
+  loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))
+  np.testing.assert_allclose(banded.apply(params, x), reference.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
+  grads = jax.grad(loss(banded), argnums=(0, 1))(params, x)
+  expected = jax.grad(loss(reference), argnums=(0, 1))(params, x)
+  chex.assert_trees_all_close(grads, expected, rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match="odd kernel size"):
+    attention.SingleOutputConv(4).init(jax.random.key(0), x)
 
 
 # --- Mean substitution and rewards ---------------------------------------------------------
@@ -257,12 +277,34 @@ def test_vmapped_rollout_equals_a_loop_of_single_forwards():
   np.testing.assert_allclose(vmapped, np.stack(looped), rtol=1e-5, atol=1e-7)
   # A real substitution changes p_c; -1 (none) reproduces the unchanged network.
   assert not np.allclose(vmapped[0], vmapped[3])
-  # Starting each stage's rollouts at its saved input gives the full forwards' result.
-  chosen = jnp.array([2, 3, 6, 7], jnp.int32)  # Block 1 (stage 0) and block 3 (stage 1).
+  # Starting each stage's rollouts at its drawn block's attention module, from what the
+  # unchanged forward saved, gives the full forwards' result, whichever block is drawn.
   (_, trace), _ = model.apply(variables, batch["image"], train=True, mutable=["batch_stats"])
-  reused = jax.jit(lambda o: dreal_steps.rollouts_from_stage_inputs(
-      model, variables, trace, batch["label"], o))(chosen)
-  np.testing.assert_allclose(reused, probs(chosen), rtol=1e-5, atol=1e-7)
+  reused = jax.jit(lambda o: dreal_steps.rollouts_from_drawn_blocks(
+      model, variables, trace, batch["label"], o))
+  # Blocks 1 and 3 (second of each stage), blocks 0 and 2 (first, with the projection
+  # shortcut in stage 1), and one map per stage ('map').
+  for chosen in ([2, 3, 6, 7], [0, 1, 4, 5], [3, 4]):
+    chosen = jnp.array(chosen, jnp.int32)
+    np.testing.assert_allclose(reused(chosen), probs(chosen), rtol=1e-5, atol=1e-7)
+
+
+def test_a_block_started_at_its_branch_output_continues_the_network():
+  _, model, state, batch = make("cbam")
+  variables = {"params": {**state.trainable["backbone"].params, **state.trainable["actor"].params},
+               "batch_stats": state.frozen["batch_stats"]}
+  logits, trace = model.apply(variables, batch["image"], train=False)
+  for i in range(model.num_blocks):
+    resumed, _ = model.apply(variables, trace.block_inputs[i], train=False, start_block=i,
+                             start_branch=trace.inputs[i])
+    np.testing.assert_allclose(resumed, logits, rtol=1e-5, atol=1e-6)
+  # The branch output is what the block's convolutions would give: a wrong one changes the
+  # result (so the block really reads it).
+  wrong, _ = model.apply(variables, trace.block_inputs[1], train=False, start_block=1,
+                         start_branch=2 * trace.inputs[1])
+  assert not np.allclose(wrong, logits, atol=1e-4)
+  with pytest.raises(ValueError, match="start_branch needs start_block"):
+    model.apply(variables, batch["image"], train=False, start_branch=trace.inputs[0])
 
 
 def test_critics_are_training_only_and_counted_apart():

@@ -66,8 +66,10 @@ def test_a_seed_among_others_matches_it_alone(tmp_path, name):
   # contract test of 1 against 8 devices).
   steps = {"train.num_steps": EQUALITY_STEPS.get(name, 20), "log.every_steps": 1,
            "eval.every_steps": 5, "mesh.data": 1}
-  together = loop.train_and_evaluate(config_of(name, **steps, **{"train.num_seeds": 2}),
-                                     str(tmp_path / "together"))
+  # vmap for every method here (DREAL's default is 'loop': the next test).
+  together = loop.train_and_evaluate(
+      config_of(name, **steps, **{"train.num_seeds": 2, "train.seeds_mode": "vmap"}),
+      str(tmp_path / "together"))
   alone = loop.train_and_evaluate(_with_seed(config_of(name, **steps), 1),
                                   str(tmp_path / "alone"))
   assert together["finished"] and [r["seed"] for r in together["seeds"]] == [0, 1]
@@ -88,6 +90,17 @@ def test_a_seed_among_others_matches_it_alone(tmp_path, name):
   top = json.loads((tmp_path / "together" / "config.json").read_text())
   assert top["train"]["num_seeds"] == 2
   assert sorted(os.listdir(seed_dir)) == sorted(os.listdir(tmp_path / "alone"))
+
+
+def test_dreal_steps_its_seeds_as_a_loop_by_default_and_matches_a_seed_alone(tmp_path):
+  """CBAM's rollouts pick the drawn block with lax.switch: one branch per seed in a loop."""
+  steps = {"train.num_steps": 10, "log.every_steps": 1, "eval.every_steps": 5, "mesh.data": 1}
+  config = config_of("dreal", **steps, **{"train.num_seeds": 2})
+  assert config.train.seeds_mode == "loop"
+  loop.train_and_evaluate(config, str(tmp_path / "together"))
+  loop.train_and_evaluate(_with_seed(config_of("dreal", **steps), 1), str(tmp_path / "alone"))
+  assert_close_records(read_metrics(tmp_path / "together" / "seed_1"),
+                       read_metrics(tmp_path / "alone"))
 
 
 def _with_seed(config, seed):

@@ -15,7 +15,9 @@ map also changes the input of the spatial gate, as it would in the network.
   SE    Hu et al. 2018: GAP -> FC C->C/r -> ReLU -> FC C/r->C (with biases) -> sigmoid.
   CBAM  Woo et al. 2018: channel gate = one shared MLP (reduction r) applied to avg-pool and
         max-pool, summed, sigmoid; then spatial gate = 7x7 conv (no bias) over [max, mean]
-        across channels -> BN -> sigmoid. Channel first, then spatial.
+        across channels -> BN -> sigmoid. Channel first, then spatial. The 7x7 conv, with its
+        2 input channels and 1 output, runs as banded matmuls (`SingleOutputConv`): the same
+        function, 3-7x faster than XLA:CPU's convolution at these channel counts.
   SRM   Lee et al. 2019: per-channel [mean, std] -> channel-wise FC (a C x 2 weight, named
         `cfc` so weight decay, which only touches `kernel` leaves, skips it) -> BN -> sigmoid.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 KINDS = ("se", "cbam", "srm")
 # Map kinds per module, in the order of their map indices.
@@ -69,6 +72,40 @@ class SE(nn.Module):
     return x * a_used[:, None, None, :], (a,), (pooled,)
 
 
+class SingleOutputConv(nn.Module):
+  """A 'SAME' k x k convolution with one output channel and no bias, as banded matmuls.
+
+  x [B, H, W, C] -> [B, H, W, 1], the function (and the parameter: `kernel` [k, k, C, 1], same
+  initialiser) of `nn.Conv(1, (k, k), padding=k // 2, use_bias=False)`. Row i of the output is
+  sum over di of padded row i + di, flattened to [(W + k - 1) * C], times a banded
+  [(W + k - 1) * C, W] matrix holding kernel row di: a few matmuls instead of a convolution
+  whose tiny channel counts XLA:CPU runs at a small fraction of its matmul speed
+  (benchmarks/dreal_overhead_cpu.json times the CBAM step). Same numbers up to float summation
+  order.
+  """
+
+  kernel_size: int = 7
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    if k % 2 != 1:
+      raise ValueError(f"SingleOutputConv needs an odd kernel size, got {k}.")
+    b, h, w, c = x.shape
+    kernel = self.param("kernel", nn.linear.default_kernel_init, (k, k, c, 1), jnp.float32)
+    padded_w = w + k - 1
+    # band[dj, j + dj, j] = 1: output column j reads padded columns j .. j + k - 1.
+    band = np.zeros((k, padded_w, w), np.float32)
+    for dj in range(k):
+      band[dj, np.arange(w) + dj, np.arange(w)] = 1.0
+    # matrices[di, (j + dj) * C + c, j] = kernel[di, dj, c].
+    matrices = jnp.einsum("dpj,edc->epcj", band, kernel[..., 0]).reshape(k, padded_w * c, w)
+    rows = jnp.pad(x, ((0, 0), (k // 2, k // 2), (k // 2, k // 2), (0, 0))).reshape(
+        b, h + k - 1, padded_w * c)
+    out = sum(rows[:, di:di + h] @ matrices[di] for di in range(k))
+    return out[..., None]
+
+
 class CBAM(nn.Module):
   """Convolutional block attention. x -> (y, (channel [B, C], spatial [B, HW]), reduced)."""
 
@@ -88,7 +125,7 @@ class CBAM(nn.Module):
     x = x * substitute_mean(a_c, replace[0], self.mean_mode)[:, None, None, :]
     pooled = jnp.concatenate([jnp.max(x, -1, keepdims=True), jnp.mean(x, -1, keepdims=True)], -1)
     k = self.kernel_size
-    s = nn.Conv(1, (k, k), padding=k // 2, use_bias=False, name="spatial_conv")(pooled)
+    s = SingleOutputConv(k, name="spatial_conv")(pooled)
     s = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-5,
                      name="spatial_bn")(s)
     a_s = nn.sigmoid(s).reshape(b, h * w)

@@ -53,7 +53,9 @@ class ResNet(nn.Module):
 
   `start_block` (static int; None: start at the image) resumes the network at that block:
   `images` is then the block's input (a `Trace.block_inputs` entry) and the Trace holds only
-  the blocks from there on.
+  the blocks from there on. `start_branch`, given with `start_block`, is that block's branch
+  output (its `Trace.inputs` entry): the block then skips its branch convolutions and starts
+  at its attention module (its shortcut still reads `images`).
   """
 
   block: str = "basic"
@@ -84,7 +86,10 @@ class ResNet(nn.Module):
                         name=name, **kw)
 
   @nn.compact
-  def __call__(self, images, override=None, train: bool = True, start_block: int | None = None):
+  def __call__(self, images, override=None, train: bool = True, start_block: int | None = None,
+               start_branch: jax.Array | None = None):
+    if start_branch is not None and start_block is None:
+      raise ValueError("start_branch needs start_block: the block whose branch output it is.")
     override = jnp.asarray(-1 if override is None else override, jnp.int32)
     trace = Trace([], [], [], [])
     x = self._stem(images, train) if start_block is None else images
@@ -93,7 +98,8 @@ class ResNet(nn.Module):
       for b in range(size):
         if start_block is None or index >= start_block:
           stride = 2 if s > 0 and b == 0 else 1
-          x = self._block(x, index, width, stride, override, train, trace)
+          branch = start_branch if index == start_block else None
+          x = self._block(x, index, width, stride, override, train, trace, branch)
         index += 1
     x = jnp.mean(x, axis=(1, 2))
     return nn.Dense(self.num_classes, name="head")(x), trace
@@ -115,12 +121,15 @@ class ResNet(nn.Module):
       raise ValueError(f"model.stem must be 'imagenet' or 'cifar', got {self.stem!r}")
     return x
 
-  def _block(self, x, index, width, stride, override, train, trace):
+  def _block(self, x, index, width, stride, override, train, trace, branch=None):
     p = f"block{index}_"
     trace.block_inputs.append(x)
     conv = lambda f, k, st, n: nn.Conv(f, (k, k), st, padding=k // 2, use_bias=False,
                                        name=p + n)
-    if self.block == "bottleneck":
+    if branch is not None:
+      out_width = 4 * width if self.block == "bottleneck" else width
+      y = branch
+    elif self.block == "bottleneck":
       out_width = 4 * width
       y = nn.relu(self._bn(train, p + "bn1")(conv(width, 1, 1, "conv1")(x)))
       y = nn.relu(self._bn(train, p + "bn2")(conv(width, 3, stride, "conv2")(y)))

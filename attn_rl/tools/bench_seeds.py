@@ -57,6 +57,7 @@ TASKS = {
     "clutter60": ("ram_clutter", "", {}),
     "clutter100": ("ram_clutter100", "", {}),
     "dreal_se": ("dreal_clutter", "se", {}),
+    "dreal_cbam": ("dreal_clutter", "cbam", {}),
 }
 
 

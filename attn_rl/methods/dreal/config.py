@@ -60,8 +60,9 @@ def defaults() -> ml_collections.ConfigDict:
   c.dreal.reward_transform = "clip"
   # Weight of L_q = -Q in the actor's loss.
   c.dreal.q_weight = 1.0
-  # Substituted rollouts start at their stage's input (saved by the forward pass), not at the
-  # image: same rewards, fewer FLOPs. False: one vmap of full forward passes.
+  # Substituted rollouts start at the drawn block's attention module (from what the forward
+  # pass saved), not at the image: same rewards, fewer FLOPs. False: one vmap of full forward
+  # passes.
   c.dreal.reuse_prefix = True
   # Which maps of each stage's drawn block are substituted: 'block' (all of them, the paper's;
   # CBAM's channel and spatial maps, two rollouts per stage) or 'map' (one, drawn uniformly;
@@ -81,7 +82,12 @@ def defaults() -> ml_collections.ConfigDict:
                                         warmup_steps=0, grad_clip_norm=1.0)
   # Critic 'piecewise' decay period.
   c.optim.critic.decay_every_steps = 0
-  return config_lib.add_run_groups(c)
+  c = config_lib.add_run_groups(c)
+  # Several seeds in one process (train.num_seeds) step as a loop, not a vmap: vmap over seeds
+  # gives every convolution per-seed kernels, a grouped convolution, and the vmapped DREAL-SE
+  # step ran at 0.2x of separate runs on XLA:CPU (benchmarks/seeds_dreal_one_core_cpu.json).
+  c.train.seeds_mode = "loop"
+  return c
 
 
 def parse(arg: str | None, flags: tuple[str, ...]) -> tuple[str, set[str]]:

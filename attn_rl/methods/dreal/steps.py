@@ -12,9 +12,9 @@ those blocks (CBAM: channel and spatial) is replaced by its mean, with 'map' one
 drawn block, drawn uniformly (CBAM: half the rollouts; each critic then gets its reward every
 other step on average). The substitutions run in one `jax.vmap`ped rollout over the map
 indices, under `stop_gradient` (with `dreal.reuse_prefix`, one vmap per stage that starts
-from the stage's input saved by the unchanged forward pass, so earlier stages are not
-recomputed), with BatchNorm in training mode as in the unchanged forward pass (so only the
-substitution differs) and its statistics updates discarded.
+at the drawn block's attention module from what the unchanged forward pass saved, so nothing
+before it is recomputed), with BatchNorm in training mode as in the unchanged forward pass
+(so only the substitution differs) and its statistics updates discarded.
 
 Gradient routing, with one `value_and_grad` over (W, theta, phi) of L_c + w_q L_q + L_r:
   * L_r reads the critic's inputs (maps and reduced features) through `stop_gradient`.
@@ -31,6 +31,8 @@ are then initialised but never used or updated.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -82,31 +84,48 @@ def choose_overrides(model: ResNet, key: jax.Array, substitute: str = "block") -
 
 
 def substituted_true_probs(model: ResNet, variables: dict, images, labels, overrides,
-                           start_block: int | None = None):
+                           start_block: int | None = None, start_branch=None):
   """p_c(X | map o replaced by its mean) [R, B] for each o of overrides [R], in one vmap.
 
-  With start_block set, `images` is that block's input and the forward starts there.
+  With start_block set, `images` is that block's input and the forward starts there (at its
+  attention module when its branch output `start_branch` is given: `ResNet`).
   """
 
   def one(o):
     (logits, _), _ = model.apply(variables, images, o, train=True, mutable=["batch_stats"],
-                                 start_block=start_block)
+                                 start_block=start_block, start_branch=start_branch)
     return _true_prob(logits, labels)
 
   return jax.vmap(one)(overrides)
 
 
-def rollouts_from_stage_inputs(model: ResNet, variables: dict, trace, labels, overrides):
-  """As `substituted_true_probs` for `choose_overrides`' maps (grouped by stage), reusing the
-  unchanged prefix: stage s's rollouts start from its first block's input in `trace` (the
-  unchanged forward's), one vmap per stage. Same result, fewer FLOPs (earlier stages skipped).
+def rollouts_from_drawn_blocks(model: ResNet, variables: dict, trace, labels, overrides):
+  """As `substituted_true_probs` for `choose_overrides`' maps (grouped by stage, all of a
+  stage's maps in its one drawn block), reusing the unchanged prefix: each stage's rollouts
+  start at its drawn block's attention module, from the block's input and branch output in
+  `trace` (the unchanged forward's), one vmap per stage. Same result, fewer FLOPs: the stages
+  and blocks before the drawn block, and the drawn block's own convolutions, are not
+  recomputed.
+
+  The drawn block is traced, so each stage picks its start with `lax.switch` over its blocks,
+  which runs one branch; where the block index is itself batched (`train.seeds_mode='vmap'`
+  over seeds that drew different blocks), `vmap` turns the switch into a select that runs every
+  branch (docs/throughput.md measures both seed modes).
   """
   m = overrides.shape[0] // len(model.stage_sizes)
-  return jnp.concatenate([
-      substituted_true_probs(model, variables, trace.block_inputs[start], labels,
-                             overrides[s * m:(s + 1) * m], start_block=start)
-      for s, start in enumerate(model.stage_starts())
-  ])
+  out = []
+  for s, (start, size) in enumerate(zip(model.stage_starts(), model.stage_sizes, strict=True)):
+    stage_overrides = overrides[s * m:(s + 1) * m]
+
+    def from_block(i, stage_overrides):
+      return substituted_true_probs(model, variables, trace.block_inputs[i], labels,
+                                    stage_overrides, start_block=i,
+                                    start_branch=trace.inputs[i])
+
+    block = stage_overrides[0] // model.maps_per_block - start
+    branches = [functools.partial(from_block, start + b) for b in range(size)]
+    out.append(jax.lax.switch(block, branches, stage_overrides))
+  return jnp.concatenate(out)
 
 
 def _true_prob(logits, labels):
@@ -149,7 +168,7 @@ def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats
     logits_fixed = jax.lax.stop_gradient(logits)
     p_full = _true_prob(logits_fixed, labels)
     if dreal_config.reuse_prefix:
-      p_sub = rollouts_from_stage_inputs(
+      p_sub = rollouts_from_drawn_blocks(
           model, frozen, jax.lax.stop_gradient(trace), labels, overrides)
     else:
       p_sub = substituted_true_probs(model, frozen, images, labels, overrides)
