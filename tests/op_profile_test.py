@@ -80,3 +80,36 @@ def test_profile_traces_a_jitted_step():
   assert {"first", "second"} <= set(out["by_component"])
   assert sum(out["by_component"].values()) == pytest.approx(1.0)
   assert sum(out["by_pass"].values()) == pytest.approx(1.0)
+
+
+# --- dot_roofline --------------------------------------------------------------------------
+
+
+def test_dot_census_counts_forward_backward_and_scan_iterations():
+  from attn_rl.tools import op_profile as dot_roofline
+
+  def loss(w, xs):
+    def body(h, x):
+      return jnp.tanh(h @ w["rec"] + x @ w["in"]), None
+    h, _ = jax.lax.scan(body, jnp.zeros((4, 16)), xs)
+    return jnp.sum(h @ w["out"])
+
+  w = {"rec": jnp.ones((16, 16)), "in": jnp.ones((8, 16)), "out": jnp.ones((16, 3))}
+  xs = jnp.ones((5, 4, 8))
+  counts = dot_roofline.dot_census(jax.make_jaxpr(jax.grad(loss))(w, xs))
+  Dot = dot_roofline.Dot
+  plain = (((1,), (0,)), ((), ()))
+  # Forward: 5 iterations x 2 dots, plus the output dot.
+  assert counts[Dot((4, 16), (16, 16), plain)] == 5
+  assert counts[Dot((4, 8), (8, 16), plain)] == 5
+  assert counts[Dot((4, 16), (16, 3), plain)] == 1
+  # Backward: per iteration, d(rec), d(h) and d(in) (x's cotangent is not needed); the output
+  # layer's two.
+  assert sum(counts.values()) == 5 * 2 + 1 + 5 * 3 + 2
+  assert dot_roofline.dot_flops(Dot((4, 16), (16, 3), plain)) == 2 * 4 * 16 * 3
+  batched = Dot((2, 4, 5), (2, 5, 6), (((2,), (1,)), ((0,), (0,))))
+  assert dot_roofline.dot_flops(batched) == 2 * 2 * 4 * 6 * 5
+  summary = dot_roofline.summarize_dots(
+      [{"count_per_step": 3, "seconds_alone": 0.1, "flops": 10.0}], step_seconds=0.6, peak=100.0)
+  assert summary["dot_share"] == pytest.approx(0.5)
+  assert summary["dots_alone_fraction_of_matmul_peak"] == pytest.approx(1.0)

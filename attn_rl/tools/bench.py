@@ -10,6 +10,8 @@
       --batch_sizes=128 --profile_steps=30 --out=benchmarks/ram_profile_cpu.json  # time by part
   python -m attn_rl.tools.bench --unrolls=false,true --out=benchmarks/ram_unroll_cpu_xeon.json
       # rolled against unrolled glimpse loop (model.unroll)
+  python -m attn_rl.tools.bench --tasks=mnist28_6x8x1,translated60_6x12x3,clutter100_8x12x4 \
+      --batch_sizes=128 --dots --out=benchmarks/ram_dots_cpu.json  # the matmuls' lower bound
 
 For each task, batch size, glimpse sensor and loop unroll: median images/s of the jitted train step
 (forward, backward, three optimizer updates) over --repeats timed runs of --steps steps after
@@ -18,7 +20,10 @@ a noisy neighbour slows every variant alike and the ratios stay meaningful. Also
 pipeline's images/s (canvas generation for the same batches), XLA's FLOPs per image (from a
 fully unrolled copy of the step: XLA's cost analysis counts a loop body once), and the
 fraction of the machine's float32 matmul peak, measured in the same process. Uses synthetic
-digits, so no dataset is needed; device work is identical to training on MNIST.
+digits, so no dataset is needed; device work is identical to training on MNIST. With
+--dots, each row also gets the step's matmuls timed alone at their shapes
+(`op_profile.dot_census`): the time they need of the step and the best fraction of peak they
+reach here, which bounds the step's.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ _PROFILE_STEPS = flags.DEFINE_integer(
     "profile_steps", 0, "If > 0, trace this many steps of each variant after the timed runs and "
     "add each row's 'profile': device time by model component and by pass (op_profile.py).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs; the median is reported.")
+_DOTS = flags.DEFINE_bool("dots", False, "Also time the step's matmuls alone at their shapes "
+                          "(op_profile.dot_census) after the timed runs.")
+_DOT_COPIES = flags.DEFINE_integer("dot_copies", 16, "With --dots: independent dots per timed "
+                                   "program.")
 
 # name -> (config module, overrides). The *_6g rows match the reference PyTorch port's setup.
 TASKS = {
@@ -153,6 +162,13 @@ class Variant:
     args = (self.state, self.device_batches[0], self.key)
     return op_profile.profile(self.step, args, lambda: self._advance(steps), steps)
 
+  def dots(self, peak: float, copies: int, repeats: int) -> dict:
+    """The step's matmuls timed alone (`op_profile.dot_rows`) against its median step time."""
+    jaxpr = jax.make_jaxpr(self.step)(self.state, self.device_batches[0], self.key)
+    rows = op_profile.dot_rows(op_profile.dot_census(jaxpr), copies, repeats, peak)
+    step_seconds = self.config.train.batch_size / statistics.median(self.rates)
+    return {**op_profile.summarize_dots(rows, step_seconds, peak), "dots": rows}
+
   def run_pipeline(self, steps: int, repeat: int) -> None:
     t = time.perf_counter()
     n = sum(len(self.batches(repeat * steps + i)["label"]) for i in range(steps))
@@ -194,8 +210,11 @@ def main(argv):
       v.run_pipeline(_STEPS.value, r)
   profiles = [v.profile(_PROFILE_STEPS.value) if _PROFILE_STEPS.value else None
               for *_, v in variants]
+  dots = [v.dots(peak, _DOT_COPIES.value, _REPEATS.value) if _DOTS.value else None
+          for *_, v in variants]
   rows = []
-  for (name, module, overrides, sensor, v), prof in zip(variants, profiles, strict=True):
+  for (name, module, overrides, sensor, v), prof, dot in zip(variants, profiles, dots,
+                                                              strict=True):
     c = v.config
     r = {
         "task": name, "config": module, "overrides": overrides, "sensor": sensor,
@@ -214,6 +233,11 @@ def main(argv):
       r["profile"] = prof
       print(f"  {name}: op time by component", "  ".join(
           f"{k} {100 * f:.0f}%" for k, f in prof["by_component"].items()), flush=True)
+    if dot:
+      r["dots"] = dot
+      print(f"  {name}: matmuls alone {1e3 * dot['dots_alone_seconds']:.2f} ms of the step's "
+            f"{1e3 * dot['step_seconds']:.2f} ms ({100 * dot['dot_share']:.0f}%), at "
+            f"{100 * dot['dots_alone_fraction_of_matmul_peak']:.0f}% of peak", flush=True)
     rows.append(r)
     print(f"{name:22s} canvas {r['canvas']:3d} batch {r['batch_size']:5d} {sensor:6s} "
           f"{'unrolled' if c.model.unroll else 'rolled':8s} {r['mesh_devices']} dev: "

@@ -58,6 +58,7 @@ TASKS = {
     "clutter100": ("ram_clutter100", "", {}),
     "dreal_se": ("dreal_clutter", "se", {}),
     "dreal_cbam": ("dreal_clutter", "cbam", {}),
+    "topdown_mnist": ("topdown_mnist", "full", {}),
 }
 
 
