@@ -3,13 +3,17 @@
 import functools
 import glob
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 
 import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from attn_rl.backbones import attention, resnet
@@ -406,6 +410,73 @@ def test_analysis_restores_the_selected_checkpoint(tmp_path):
   gates = analyze_dreal.channel_gates(model, state, batches)
   assert len(gates) == len(model.stage_of_block())
   assert all(g.shape[0] == 32 and ((g > 0) & (g < 1)).all() for g in gates)
+
+
+def test_critic_probe_trains_the_critics_alone_on_the_training_step_s_loss():
+  config, model, state, batch = make("cbam")
+  tx = optax.adam(1e-2)
+  critic = state.trainable["critic"].params
+  step = analyze_dreal.make_critic_probe(model, config.dreal, tx)
+  key = jax.random.key(5)
+  new, opt_state, loss = step(critic, tx.init(critic), state, batch["image"], batch["label"],
+                              key)
+  # Its loss is the training step's L_r for the same draw of blocks.
+  terms, _ = dreal_steps.loss_terms(
+      model, config.dreal, *(state.trainable[g].params for g in ("backbone", "actor", "critic")),
+      state.frozen["batch_stats"], batch["image"], batch["label"],
+      dreal_steps.choose_overrides(model, key))
+  np.testing.assert_allclose(loss, terms["critic"], rtol=1e-6)
+  assert norm(jax.tree.map(jnp.subtract, new, critic)) > 0
+  # A vanilla run's config (critics=False) still gets the rewards; on one batch the critic
+  # fits them better and better.
+  with config.unlocked():
+    config.dreal.critics = False
+  step = analyze_dreal.make_critic_probe(model, config.dreal, tx)
+  first = None
+  for _ in range(60):
+    critic_next, opt_state, loss = step(new, opt_state, state, batch["image"], batch["label"],
+                                        key)
+    first = float(loss) if first is None else first
+    new = critic_next
+  assert float(loss) < 0.5 * first
+
+
+def test_prediction_stats_by_hand():
+  r = np.array([[0.0, 0.5, 1.0, -1.0], [0.2, 0.2, 0.4, 0.4]])
+  perfect = analyze_dreal.prediction_stats(r.copy(), r)
+  assert perfect["mse"] == 0 and perfect["explained"] == 1
+  np.testing.assert_allclose(perfect["pearson_r_per_map"], [1, 1])
+  constant = analyze_dreal.prediction_stats(r.mean(axis=1, keepdims=True) + 0 * r, r)
+  np.testing.assert_allclose(constant["explained"], 0, atol=1e-12)
+  assert constant["pearson_r_per_map"] == [None, None]
+  # Variance per map: 0.546875 and 0.01; MSE of predicting 0 everywhere: 0.5625 and 0.1.
+  zero = analyze_dreal.prediction_stats(np.zeros_like(r), r)
+  np.testing.assert_allclose(zero["reward_variance"], (0.546875 + 0.01) / 2)
+  np.testing.assert_allclose(zero["explained"], 1 - (0.5625 + 0.1) / 2 / 0.2784375)
+  # Restricted to the correctly predicted images (columns 0 and 2 here).
+  q = r + np.array([[0.0, 9.0, 0.0, 9.0], [0.1, 9.0, 0.1, 9.0]])
+  split = analyze_dreal.prediction_stats(q, r, np.array([True, False, True, False]))
+  assert split["fraction_correct"] == 0.5
+  np.testing.assert_allclose(split["correct_only"]["pearson_r_per_map"], [1, 1])
+  np.testing.assert_allclose(split["correct_only"]["mse"], (0 + 0 + 0.01 + 0.01) / 4)
+  assert split["explained"] < 0 < split["correct_only"]["explained"]
+
+
+def test_probe_critics_cli_writes_the_curve(tmp_path):
+  workdir = str(tmp_path / "w")
+  loop.train_and_evaluate(_clutter_config("se,vanilla,quicktest"), workdir)
+  out = tmp_path / "probe"
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  subprocess.run([sys.executable, "-m", "attn_rl.tools.probe_critics", f"--workdir={workdir}",
+                  "--steps=4", "--every=2", "--num=40", f"--out={out}"], check=True, env=env,
+                 cwd=ROOT, capture_output=True, text=True, timeout=600)
+  result = json.loads((out / "probe.json").read_text())
+  assert [c["step"] for c in result["curve"]] == [0, 2, 4]
+  assert result["network_trained_with_critics"] is False and "own_critics" not in result
+  assert result["split"] == "validation" and result["num_images"] == 32
+  assert all(np.isfinite(c["mse"]) for c in result["curve"])
+  assert all(0 <= c["fraction_correct"] <= 1 and "correct_only" in c for c in result["curve"])
+  assert (out / "probe.png").exists()
 
 
 @pytest.mark.parametrize("kind", ["se", "cbam"])
