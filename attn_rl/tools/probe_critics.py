@@ -21,6 +21,7 @@ against the realised reward R_l of that map, as `analyze_dreal` computes it. Wri
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -41,6 +42,8 @@ _NUM = flags.DEFINE_integer("num", 1024, "Validation canvases to evaluate on.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the critics' initialisation, the training "
                              "order and the drawn blocks.")
 _OUT = flags.DEFINE_string("out", None, "Output directory (default <workdir>/probe).")
+_PLOT = flags.DEFINE_bool("plot", True, "Write probe.png (needs matplotlib: pip install "
+                          "'.[viz]').")
 
 
 def evaluate(q_and_reward, state, critic, batches, correct) -> dict:
@@ -75,6 +78,8 @@ def main(argv):
   del argv
   if _STEPS.value < 1 or _EVERY.value < 1:
     raise app.UsageError(f"--steps={_STEPS.value} and --every={_EVERY.value} must be >= 1.")
+  if _PLOT.value and importlib.util.find_spec("matplotlib") is None:
+    raise app.UsageError("--plot needs matplotlib: pip install '.[viz]', or pass --plot=false.")
   config, method, model, state, meta = loop.load_trained(_WORKDIR.value)
   if method.name != "dreal":
     raise ValueError(f"--workdir={_WORKDIR.value} is a {method.name!r} run: the probe needs a "
@@ -126,9 +131,10 @@ def main(argv):
     result["own_critics"] = evaluate(q_and_reward, state, None, batches, correct)
   with open(os.path.join(out_dir, "probe.json"), "w") as f:
     json.dump(result, f, indent=1)
-  plot(os.path.join(out_dir, "probe.png"), curve,
-       f"{config.model.attention.upper()} critics alone, frozen network (step "
-       f"{int(meta['step'])})")
+  if _PLOT.value:
+    plot(os.path.join(out_dir, "probe.png"), curve,
+         f"{config.model.attention.upper()} critics alone, frozen network (step "
+         f"{int(meta['step'])})")
   print("wrote", os.path.join(out_dir, "probe.json"))
 
 
