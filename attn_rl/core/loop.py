@@ -125,11 +125,11 @@ def _check_seed_layout(path: epath.Path, num_seeds: int) -> None:
   """Refuses to resume a workdir trained with another train.num_seeds."""
   saved = path / "config.json"
   before = json.loads(saved.read_text())["train"].get("num_seeds", 1) if saved.exists() else None
-  trained = (_has_checkpoint(path) or any(_has_checkpoint(p) for p in path.glob("seed_*")))
-  mismatch = (before not in (None, num_seeds)
-              or (num_seeds > 1 and _has_checkpoint(path))
-              or (num_seeds == 1 and any(_has_checkpoint(p) for p in path.glob("seed_*"))))
-  if trained and mismatch:
+  top = _has_checkpoint(path)
+  in_seed_folders = any(_has_checkpoint(p) for p in path.glob("seed_*"))
+  mismatch = (before not in (None, num_seeds) or (num_seeds > 1 and top)
+              or (num_seeds == 1 and in_seed_folders))
+  if (top or in_seed_folders) and mismatch:
     raise checkpointing.ConfigMismatchError(
         f"{path} holds a run of train.num_seeds={before or '?'}, now {num_seeds}: the number of "
         "seeds cannot change on resume. Rerun with "
