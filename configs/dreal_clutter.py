@@ -1,6 +1,7 @@
 """DREAL on 60x60 cluttered MNIST (4 pieces of 8x8 clutter): a small SE/CBAM/SRM-ResNet.
 
-Variants (comma-separated, any order): the attention module `se` (default), `cbam` or `srm`;
+Variants (comma-separated, any order): the attention module `se` (default), `cbam`, `srm` or
+`none` (the plain ResNet, the CNN control; needs `vanilla`);
 `vanilla` trains the same network with cross-entropy alone (no critics); `batchmean`
 substitutes the batch-mean map instead of the per-example mean; `onemap` substitutes one map
 of each drawn block (CBAM: channel or spatial, not both; `dreal.substitute='map'`); `short`

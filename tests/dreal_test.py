@@ -23,6 +23,7 @@ from attn_rl.methods.dreal import analysis as analyze_dreal
 from attn_rl.methods.dreal import config as dreal_config
 from attn_rl.methods.dreal import rewards
 from attn_rl.methods.dreal import steps as dreal_steps
+from tests.helpers import load_config
 
 KINDS = ("se", "cbam", "srm")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -537,3 +538,15 @@ def test_image_augmentation_is_deterministic_and_shaped():
   small = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
   assert images.augment(small, "cifar", 32, np.random.default_rng(3)).shape == (32, 32, 3)
   np.testing.assert_array_equal(images.augment(small, "cifar", 32, None), small)
+
+
+def test_plain_resnet_refuses_critics_and_has_no_actor():
+  config = load_config(os.path.join(ROOT, "configs", "dreal_mnist.py"), "none,quicktest")
+  with pytest.raises(ValueError, match="no attention maps for critics"):
+    method_lib.get("dreal").validate(config)
+  config = load_config(os.path.join(ROOT, "configs", "dreal_mnist.py"), "none,vanilla,quicktest")
+  method_lib.get("dreal").validate(config)
+  model = resnet.make_resnet(config.model, 10)
+  variables = dreal_steps.init_variables(model, jax.random.key(0), (28, 28))
+  assert variables["actor"] == {} and variables["critic"] == {}
+  assert model.maps_per_block == 0

@@ -20,6 +20,8 @@ map also changes the input of the spatial gate, as it would in the network.
         function, 3-7x faster than XLA:CPU's convolution at these channel counts.
   SRM   Lee et al. 2019: per-channel [mean, std] -> channel-wise FC (a C x 2 weight, named
         `cfc` so weight decay, which only touches `kernel` leaves, skips it) -> BN -> sigmoid.
+  none  no module: the branch passes ungated and the block has no maps (a plain ResNet, the
+        CNN control of the attention networks; it has nothing for critics to judge).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-KINDS = ("se", "cbam", "srm")
+KINDS = ("se", "cbam", "srm", "none")
 # Map kinds per module, in the order of their map indices.
-MAP_KINDS = {"se": ("channel",), "cbam": ("channel", "spatial"), "srm": ("channel",)}
+MAP_KINDS = {"se": ("channel",), "cbam": ("channel", "spatial"), "srm": ("channel",),
+             "none": ()}
 MEAN_MODES = ("example", "batch")
 
 
@@ -159,6 +162,15 @@ class SRM(nn.Module):
     return x * a_used[:, None, None, :], (a,), (mean,)
 
 
+class NoAttention(nn.Module):
+  """The identity, with no maps: what a plain ResNet has where the others have a module."""
+
+  @nn.compact
+  def __call__(self, x, replace, train: bool = True):
+    del replace, train
+    return x, (), ()
+
+
 def make_attention(kind: str, *, reduction: int, mean_mode: str, bn_momentum: float,
                    name: str | None = None) -> nn.Module:
   if kind == "se":
@@ -167,4 +179,6 @@ def make_attention(kind: str, *, reduction: int, mean_mode: str, bn_momentum: fl
     return CBAM(reduction, 7, mean_mode, bn_momentum, name=name)
   if kind == "srm":
     return SRM(mean_mode, bn_momentum, name=name)
+  if kind == "none":
+    return NoAttention(name=name)
   raise ValueError(f"model.attention must be one of {KINDS}, got {kind!r}")

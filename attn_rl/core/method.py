@@ -42,6 +42,13 @@ class Method:
   make_predict: Callable[..., Callable]
   # state -> the parameters `predict` takes.
   inference_params: Callable[[Any], Any]
+  # (config, model) -> logits(params, images, key, deterministic) -> [B, K]: the classifier
+  # as a differentiable function of float images in [0, 1] ([B, H, W] or [B, H, W, C]), for
+  # attacks (core/evaluators/robustness.py); `key` is one key per image ([B]), and
+  # `deterministic` (static) takes the policy's mean instead of a draw. None: not attackable.
+  make_logits: Callable[..., Callable] | None = None
+  # Whether `logits` depends on its key (a stochastic policy): attacks then average over draws.
+  stochastic: bool = False
   # (config, predict output, images, labels, path prefix, step) -> written paths; None: none.
   save_pictures: Callable[..., list[str]] | None = None
   # Evaluator of the eval step's sums (core/evaluators).

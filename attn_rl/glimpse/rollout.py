@@ -82,7 +82,8 @@ class GlimpseAgent:
     return self.nets[name].apply({"params": params[name]}, *args)
 
   def rollout(self, params: dict, images: jax.Array, key: jax.Array, first_location=None, *,
-              per_step: bool = False, entropy_threshold: float | None = None) -> Rollout:
+              per_step: bool = False, entropy_threshold: float | None = None,
+              deterministic: bool = False) -> Rollout:
     """One episode of T glimpses per image.
 
     Args:
@@ -94,6 +95,8 @@ class GlimpseAgent:
       per_step: also return the logits after every glimpse and the core states.
       entropy_threshold: if set, also return each glimpse's binary entropy at this threshold
         (`sensor.binary_patch_entropy`, Chen et al. 2021 Eq. 12).
+      deterministic: the deterministic policy: every l_t is the policy's mean (no noise is
+        drawn; `key` is unused).
 
     Returns:
       Rollout (time-major).
@@ -104,7 +107,9 @@ class GlimpseAgent:
     with jax.named_scope("sensor"):  # Names the sensor's ops in profiles (tools/op_profile.py).
       sensor = sensor_lib.make_sensor(
           images, sensor=self.sensor, glimpse_size=self.glimpse_size, num_scales=self.num_scales)
-    if key.ndim:  # One key per episode.
+    if deterministic:
+      noise = jnp.zeros((self.num_glimpses, batch, 2))
+    elif key.ndim:  # One key per episode.
       noise = jax.vmap(lambda k: jax.random.normal(k, (self.num_glimpses, 2)))(key)
       noise = noise.transpose(1, 0, 2)
     else:

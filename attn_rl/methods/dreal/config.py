@@ -11,8 +11,9 @@ import ml_collections
 from attn_rl.core import config as config_lib
 from attn_rl.data import config as data_config
 
-# Attention modules, one of which a config variant may name (default 'se').
-ATTENTION = ("se", "cbam", "srm")
+# Attention modules, one of which a config variant may name (default 'se'); 'none' is the
+# plain ResNet, trainable only without critics.
+ATTENTION = ("se", "cbam", "srm", "none")
 # Keys that DREAL configs carried from RAM's defaults before the redesign, never read.
 RETIRED_KEYS = ("rl.num_rollouts", "rl.reinforce_weight", "rl.baseline_weight",
                 "eval.num_rollouts")
@@ -25,7 +26,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict()
   # 'custom' (the fields below) or a preset: resnet20, resnet56, resnet50, resnet101.
   c.model.arch = "custom"
-  # Attention module on every residual branch: 'se', 'cbam' or 'srm'.
+  # Attention module on every residual branch: 'se', 'cbam', 'srm' or 'none' (a plain ResNet).
   c.model.attention = "se"
   # Residual block ('custom' only): 'basic' (two 3x3) or 'bottleneck' (1x1-3x3-1x1, 4x width).
   c.model.block = "basic"
@@ -111,6 +112,10 @@ def validate(c: ml_collections.ConfigDict) -> None:
   config_lib.one_of(c.model.stem, ("cifar", "imagenet"), "model.stem")
   config_lib.one_of(c.dreal.reward_transform, rewards.TRANSFORMS, "dreal.reward_transform")
   config_lib.one_of(c.dreal.substitute, steps.SUBSTITUTE, "dreal.substitute")
+  if c.model.attention == "none" and c.dreal.critics:
+    raise ValueError("model.attention='none' (a plain ResNet) has no attention maps for "
+                     "critics to judge: set dreal.critics=False (the config's 'vanilla' "
+                     "variant) or name an attention module.")
   if len(c.model.stage_sizes) != len(c.model.widths):
     raise ValueError(f"model.stage_sizes={c.model.stage_sizes} and model.widths="
                      f"{c.model.widths} must have one entry per stage.")

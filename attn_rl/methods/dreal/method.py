@@ -58,6 +58,7 @@ METHOD = method_lib.Method(
     make_train_step=steps.make_train_step,
     make_eval_step=steps.make_eval_step,
     make_predict=steps.make_predict,
+    make_logits=steps.make_logits,
     inference_params=inference_variables,
     save_pictures=save_pictures,
     log_keys=("loss/total", "loss/classification", "loss/actor", "loss/critic",

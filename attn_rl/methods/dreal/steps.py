@@ -55,7 +55,9 @@ def init_variables(model: ResNet, key: jax.Array, image_shape: tuple[int, ...]) 
   images = jnp.zeros((2, *image_shape), jnp.uint8)
   (_, trace), variables = model.init_with_output(model_key, images, train=False)
   backbone, actor = split_params(variables["params"])
-  critic = make_critics(model).init(critic_key, trace.maps, trace.reduced)["params"]
+  # A plain ResNet (attention 'none') has no maps, so no critics.
+  critic = (make_critics(model).init(critic_key, trace.maps, trace.reduced)["params"]
+            if model.maps_per_block else {})
   return {"backbone": backbone, "actor": actor, "critic": critic,
           "batch_stats": variables["batch_stats"]}
 
@@ -268,3 +270,15 @@ def make_predict(model: ResNet):
     return {"logits": logits, "maps": trace.maps}
 
   return predict
+
+
+def make_logits(config, model: ResNet):
+  """logits(variables, images, key, deterministic) -> [B, K] (BatchNorm running averages);
+  the network draws nothing, so `key` and `deterministic` are unused."""
+  del config
+
+  def logits(variables, images, key, deterministic=False):
+    del key, deterministic
+    return model.apply(variables, images, train=False)[0]
+
+  return logits

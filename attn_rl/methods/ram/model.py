@@ -34,6 +34,8 @@ class RAM:
     keys = dict(zip(COMPONENTS, jax.random.split(key, len(COMPONENTS)), strict=True))
     return self.agent.init(keys, image_shape)
 
-  def unroll(self, params: dict, images: jax.Array, key: jax.Array) -> RAMOutput:
-    """One episode of T glimpses per image (`GlimpseAgent.rollout`), time-major."""
-    return self.agent.rollout(params, images, key)
+  def unroll(self, params: dict, images: jax.Array, key: jax.Array, *,
+             deterministic: bool = False) -> RAMOutput:
+    """One episode of T glimpses per image (`GlimpseAgent.rollout`), time-major;
+    `deterministic`: every location is the policy's mean."""
+    return self.agent.rollout(params, images, key, deterministic=deterministic)

@@ -111,3 +111,14 @@ def make_eval_step(config, model: RAM):
 def make_predict(model: RAM):
   """predict(params, images, key) -> RAMOutput, one rollout per image (for pictures)."""
   return lambda params, images, key: model.unroll(params, images, key)
+
+
+def make_logits(config, model: RAM):
+  """logits(params, images, key, deterministic) -> [B, C]: one episode per image, its key one
+  of `key` [B]; `deterministic`: the policy's mean locations. For attacks (Method.make_logits)."""
+  del config
+
+  def logits(params, images, key, deterministic=False):
+    return model.unroll(params, images, key, deterministic=deterministic).logits
+
+  return logits

@@ -111,6 +111,12 @@ def sample_in_window(key, top_left, window: int, image_hw: tuple[int, int]):
   return pixel / size * 2.0 - 1.0
 
 
+def window_centre(top_left, window: int, image_hw: tuple[int, int]):
+  """The location [B, 2] at the window's centre: `sample_in_window`'s draw at u = 1/2."""
+  pixel = top_left.astype(jnp.float32) + 0.5 + 0.5 * (window - 1)
+  return pixel / jnp.array(image_hw, jnp.float32) * 2.0 - 1.0
+
+
 def choose_regions(key, q, *, exploration: str, epsilon, temperature: float, greedy: bool):
   """Region indices [B] from Q-values [B, A]: greedy, epsilon-greedy or softmax(Q / temp)."""
   best = jnp.argmax(q, axis=-1)
@@ -229,7 +235,8 @@ class TopDownModel:
       qs.append(q)
     return Descent(jnp.stack(obs_k), jnp.stack(actions), jnp.stack(qs), top_left)
 
-  def unroll(self, params: dict, images, key, first_location=None) -> TopDownOutput:
+  def unroll(self, params: dict, images, key, first_location=None, *,
+             deterministic: bool = False) -> TopDownOutput:
     """One bottom-up episode of T glimpses per image (`GlimpseAgent.rollout`), plus Z.
 
     Args:
@@ -238,12 +245,14 @@ class TopDownModel:
       key: PRNG key of the location noise.
       first_location: [B, 2] l_0 (from the top-down agent), or None for RAM's learned start
         (the policy at the zero core state).
+      deterministic: every later location is the policy's mean (no noise drawn).
 
     Returns:
       TopDownOutput (time-major).
     """
     out = self.agent.rollout(params, with_channels(images), key, first_location, per_step=True,
-                             entropy_threshold=self.entropy_threshold)
+                             entropy_threshold=self.entropy_threshold,
+                             deterministic=deterministic)
     alpha = jax.nn.softmax(out.step_logits, axis=-1)
     context = jax.vmap(td_losses.context_vector, in_axes=(1, 1))(alpha, out.hidden)
     context_logits = self._apply(params, "context", context)

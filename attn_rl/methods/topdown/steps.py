@@ -249,3 +249,24 @@ def make_predict(model: TopDownModel):
                                 jnp.asarray(model.final_window()))
 
   return predict
+
+
+def make_logits(config, model: TopDownModel):
+  """logits(params, images, key, deterministic) -> [B, C] of the bottom-up classifier after a
+  greedy top-down choice (as `eval_step` scores it), one episode per image from its key in
+  `key` [B]. `deterministic`: l_0 at the chosen window's centre and the policy's mean after.
+  The region choice is an argmax and the locations are sensed at integer pixels, so no
+  gradient reaches the image through them (the attack's gradient is the pixels' alone)."""
+  del config
+
+  def logits(params, images, key, deterministic=False):
+    images = model_lib.with_channels(images)
+    keys = jax.vmap(jax.random.split)(key)
+    start_keys, location_keys = keys[:, 0], keys[:, 1]
+    # The greedy descent draws nothing with its key.
+    first, descent = _greedy_start(model, params, images, start_keys[0], start_keys)
+    if deterministic and first is not None:
+      first = model_lib.window_centre(descent.top_left, model.final_window(), images.shape[1:3])
+    return model.unroll(params, images, location_keys, first, deterministic=deterministic).logits
+
+  return logits
