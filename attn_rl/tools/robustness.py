@@ -204,6 +204,12 @@ def series_specs(stochastic: bool, eot: int) -> dict:
   }
 
 
+def scoring(series: str, stochastic: bool) -> str:
+  """How a series is scored: 'deterministic' (the `_det` series, every series of a
+  deterministic method) or 'sampled'."""
+  return "deterministic" if series.endswith("_det") or not stochastic else "sampled"
+
+
 def checks(report: dict, tolerance: float, masked_margin: float) -> dict:
   """The sanity checks of the module docstring, each {'passed': bool, 'detail': str}."""
   out = {}
@@ -211,8 +217,7 @@ def checks(report: dict, tolerance: float, masked_margin: float) -> dict:
   for name, accs in series.items():
     if name.startswith("noise"):
       continue
-    clean = report["clean"]["deterministic" if name.endswith("_det") or not report["stochastic"]
-                            else "sampled"]
+    clean = report["clean"][scoring(name, report["stochastic"])]
     values = [clean, *accs]
     out[f"{name}_non_increasing_in_eps"] = {
         "passed": robustness.non_increasing(values, tolerance),
@@ -250,8 +255,7 @@ def plot(path: str, report: dict, title: str) -> None:
   fig, ax = plt.subplots(figsize=(5.2, 3.6))
   xs = [0.0, *report["eps"]]
   for name, accs in report["series"].items():
-    clean = report["clean"]["deterministic" if name.endswith("_det") or not report["stochastic"]
-                            else "sampled"]
+    clean = report["clean"][scoring(name, report["stochastic"])]
     ax.plot(xs, [clean, *accs], marker="o", ms=3, ls=":" if name.startswith("noise") else "-",
             label=name)
   if "spsa" in report:
@@ -268,7 +272,10 @@ def plot(path: str, report: dict, title: str) -> None:
 
 def table(paths: list[str]) -> str:
   """A markdown table: one row per report, robust accuracy of each attack at each eps."""
-  reports = [json.load(open(p)) for p in paths]
+  reports = []
+  for p in paths:
+    with open(p) as f:
+      reports.append(json.load(f))
   eps = reports[0]["eps"]
   head = ("| run | method | clean | attack | " + " | ".join(f"eps {e:g}" for e in eps)
           + " | SPSA |\n|" + "---|" * (5 + len(eps)))
@@ -277,7 +284,7 @@ def table(paths: list[str]) -> str:
     if r["eps"] != eps:
       raise ValueError(f"{p} swept eps {r['eps']}, the first report {eps}: one table per sweep.")
     for name, accs in r["series"].items():
-      mode = "deterministic" if name.endswith("_det") or not r["stochastic"] else "sampled"
+      mode = scoring(name, r["stochastic"])
       spsa = r.get("spsa", {}).get("scores", {}).get(mode)
       spsa_cell = (f"{100 * spsa['spsa']:.1f}% (PGD {100 * spsa['gradient_attack']:.1f}%)"
                    if spsa and not name.startswith("noise") else "")
