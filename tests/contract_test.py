@@ -30,7 +30,8 @@ CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
 # The config whose quicktest network each method's step contract runs on.
 STEP_CONFIGS = {"ram": ("ram_clutter.py", "quicktest"),
                 "topdown": ("topdown_clutter100.py", "quicktest"),
-                "dreal": ("dreal_clutter.py", "cbam,quicktest")}
+                "dreal": ("dreal_clutter.py", "cbam,quicktest"),
+                "reid": ("reid_digits.py", "quicktest")}
 
 
 def test_every_method_has_a_step_config():
@@ -103,16 +104,27 @@ def test_one_and_eight_devices_give_the_same_step(name):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+def eval_batch(batch, mask):
+  """The contract batch as an evaluation split gives it (retrieval: cameras, query flags)."""
+  n = len(batch["label"])
+  return {**batch, "mask": jnp.asarray(mask, jnp.float32), "index": jnp.arange(n),
+          "camid": jnp.arange(n) % 3, "is_query": jnp.arange(n) % 4 == 0}
+
+
 @pytest.mark.parametrize("name", method_lib.names())
-def test_eval_step_sums_are_masked_and_give_the_selection_metric(name):
+def test_eval_step_outputs_are_masked_and_give_the_selection_metric(name):
   config, method, model, state, batch = setup(name)
-  masked = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 11), "index": jnp.arange(16)}
-  sums = jax.device_get(jax.jit(method.make_eval_step(config, model))(
-      state, masked, jax.random.key(0)))
-  assert float(sums["count"]) == 5.0
-  assert 0 <= float(sums["correct"]) <= 5
-  summary = evaluators.get(method.evaluator).summarize(sums)
-  assert method.selection_metric in summary and 0.0 <= summary["error"] <= 1.0
+  step = jax.jit(method.make_eval_step(config, model))
+  evaluator = evaluators.get(method.evaluator)
+  out = step(state, eval_batch(batch, [1.0] * 5 + [0.0] * 11), jax.random.key(0))
+  summary = evaluator.summarize(jax.device_get(evaluator.accumulate(None, out)))
+  assert method.selection_metric in summary
+  if method.evaluator == "classification":
+    assert float(out["count"]) == 5.0 and 0 <= float(out["correct"]) <= 5
+    assert 0.0 <= summary["error"] <= 1.0
+  else:  # Retrieval: only the 5 real examples are ranked (2 queries, 3 gallery items).
+    assert (summary["num_query"], summary["num_gallery"]) == (2, 3)
+    assert 0.0 <= summary["map"] <= 1.0
 
 
 @pytest.mark.parametrize("name", method_lib.names())
@@ -120,14 +132,18 @@ def test_a_score_does_not_depend_on_the_eval_batch_size(name):
   """Examples draw their rollouts from their index: 16 examples scored as one batch and as
   two batches of 8 (in either order) give the same sums."""
   config, method, model, state, batch = setup(name)
-  full = {**batch, "mask": jnp.ones(16), "index": jnp.arange(16)}
+  full = eval_batch(batch, np.ones(16))
   step = jax.jit(method.make_eval_step(config, model))
   key = jax.random.key(3)
   whole = jax.device_get(step(state, full, key))
   halves = [jax.device_get(step(state, jax.tree.map(lambda x, s=s: x[s], full), key))
             for s in (slice(8, 16), slice(0, 8))]
   for k, v in whole.items():
-    np.testing.assert_allclose(v, halves[0][k] + halves[1][k], rtol=1e-5, err_msg=k)
+    if method.evaluator == "classification":
+      np.testing.assert_allclose(v, halves[0][k] + halves[1][k], rtol=1e-5, err_msg=k)
+    else:  # Per-example outputs: the two halves, in order, are the whole.
+      np.testing.assert_allclose(v, np.concatenate([halves[1][k], halves[0][k]]), rtol=1e-5,
+                                 atol=1e-6, err_msg=k)
   # The draws do depend on the key (stochastic methods): the sums are not constants.
   other = jax.device_get(step(state, full, jax.random.key(4)))
   if "correct_m1" in whole:
@@ -137,21 +153,24 @@ def test_a_score_does_not_depend_on_the_eval_batch_size(name):
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
   config = load_config(path)
+  method = method_lib.get(config.method)
+  metric = method.selection_metric
   straight = str(tmp_path / "straight")
   results = loop.train_and_evaluate(config, straight)
-  assert results["finished"] and 0.0 <= results["error"] <= 1.0
+  assert results["finished"] and 0.0 <= results[metric] <= 1.0
   metrics = read_metrics(straight)
   assert any("train/loss/total" in m for m in metrics)
-  val = [m for m in metrics if "val/error" in m]
-  test = [m for m in metrics if "test/error" in m]
+  val = [m for m in metrics if f"val/{metric}" in m]
+  test = [m for m in metrics if f"test/{metric}" in m]
   assert val and len(test) == 1
   # The test split is scored on every metric validation reports.
   assert {k[4:] for k in val[0] if k.startswith("val/")} == {
       k[5:] for k in test[0] if k.startswith("test/")}
   assert os.path.exists(os.path.join(straight, "config.json"))
   assert os.path.isdir(os.path.join(straight, "checkpoints", "6"))
-  assert glob.glob(os.path.join(straight, "pictures", "test_*.gif"))
-  assert glob.glob(os.path.join(straight, "pictures", "validation_*.png"))
+  if method.save_pictures and config.eval.num_pictures:
+    assert glob.glob(os.path.join(straight, "pictures", "test_*.gif"))
+    assert glob.glob(os.path.join(straight, "pictures", "validation_*.png"))
 
   # Interrupted after 4 steps, then rerun: the same final state and metrics.
   resumed = str(tmp_path / "resumed")
@@ -159,13 +178,13 @@ def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
   assert not partial["finished"] and partial["step"] == 4
   # error_m1 only where evaluation has rollouts (not DREAL's deterministic networks).
   scores = lambda r: {k: r.get(k) for k in ("error", "error_m1", "nll", "selected_step",
-                                            "val_error")}
+                                            "val_error", "map", "rank1", "val_map")}
   finished = loop.train_and_evaluate(config, resumed)
   assert scores(finished) == scores(results)
   last = lambda w: [m for m in read_metrics(w) if m["step"] == 6]
   strip = lambda ms: [{k: v for k, v in m.items() if k not in ("time", "train/images_per_sec")}
                       for m in ms]
   assert strip(last(straight)) == strip(last(resumed))
-  assert [m["step"] for m in read_metrics(resumed) if "val/error" in m] == [3, 6]
+  assert [m["step"] for m in read_metrics(resumed) if f"val/{metric}" in m] == [3, 6]
   # A finished run returns its stored results without training (or testing) again.
   assert loop.train_and_evaluate(config, resumed) == finished

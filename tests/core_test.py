@@ -168,5 +168,6 @@ def test_registry_loads_every_method_under_its_name():
     method = method_lib.get(name)
     assert method.name == name and method.defaults().method == name
     assert method.selection_mode in ("min", "max")
-  with pytest.raises(ValueError, match="config.method='nope' is not one of dreal, ram, topdown"):
+  with pytest.raises(ValueError,
+                     match="config.method='nope' is not one of dreal, ram, reid, topdown"):
     method_lib.get("nope")

@@ -38,7 +38,7 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ("optim.learning_rate", 0.0, "optim.learning_rate=0.0 must be a positive"),
     ("optim.learning_rate", -1e-3, "optim.learning_rate=-0.001 must be a positive"),
     ("optim.learning_rate", float("nan"), "optim.learning_rate=nan must be a positive"),
-    ("optim.name", "adamw", "optim.name='adamw' is not one of 'adam', 'sgd'"),
+    ("optim.name", "adamw", "optim.name='adamw' is not one of 'adam', 'amsgrad', 'sgd'"),
     ("optim.schedule", "linear", "optim.schedule='linear' is not one of"),
     ("optim.grad_clip_norm", -1.0, "optim.grad_clip_norm=-1.0 must be >= 0"),
     ("ckpt.max_to_keep", 0, "ckpt.max_to_keep=0 must be a positive"),

@@ -33,6 +33,8 @@ RTOL, ATOL = 1e-2, 1e-4
 ERROR_ATOL = 2 / 64
 COUNT_ATOL = {"train/acc": 1 / 16 + 1e-6, "train/reward/mean": 1 / 16 + 1e-6}
 WALL_CLOCK = ("time", "train/images_per_sec")
+# Evaluation metrics that count images (errors) or rank them (re-ID's CMC and mAP).
+RANKED = ("val/error", "test/error", "val/rank", "test/rank", "val/map", "test/map")
 
 
 def config_of(name, **overrides):
@@ -42,7 +44,7 @@ def config_of(name, **overrides):
 
 # Every method's contract config, and DREAL with SE besides CBAM; steps compared (above).
 EQUALITY_CONFIGS = {**STEP_CONFIGS, "dreal-se": ("dreal_clutter.py", "se,quicktest")}
-EQUALITY_STEPS = {"dreal": 10}
+EQUALITY_STEPS = {"dreal": 10, "reid": 10}
 
 
 def strip(records):
@@ -56,7 +58,7 @@ def assert_close_records(got, want):
     for k in a:
       if k in WALL_CLOCK or k.startswith("train/grad_norm/") and a["step"] > 1:
         continue
-      atol = ERROR_ATOL if k.startswith(("val/error", "test/error")) else COUNT_ATOL.get(k, ATOL)
+      atol = (ERROR_ATOL if k.startswith(RANKED) else COUNT_ATOL.get(k, ATOL))
       np.testing.assert_allclose(a[k], b[k], rtol=RTOL, atol=atol, err_msg=f"{a['step']} {k}")
 
 
@@ -77,7 +79,7 @@ def test_a_seed_among_others_matches_it_alone(tmp_path, name):
   assert mine["selected_step"] == alone["selected_step"]
   assert mine["num_seeds"] == 2 and "num_seeds" not in alone
   for k, v in alone["test"].items():
-    atol = ERROR_ATOL if k.startswith("error") else ATOL
+    atol = ERROR_ATOL if k.startswith(("error", "rank", "map")) else ATOL
     np.testing.assert_allclose(mine["test"][k], v, rtol=RTOL, atol=atol, err_msg=k)
   seed_dir = tmp_path / "together" / "seed_1"
   assert_close_records(read_metrics(seed_dir), read_metrics(tmp_path / "alone"))

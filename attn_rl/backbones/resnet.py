@@ -46,6 +46,8 @@ class Trace(NamedTuple):
   inputs: list  # [L] of [B, H_l, W_l, C_l]: the branch output that the attention module gates
   maps: list  # [L] of tuples (one per map of the block) of [B, D]
   reduced: list  # [L] of tuples of [B, D]: the feature map reduced to the map's shape
+  features: jax.Array | None = None  # [B, C]: the global average pool, before the neck
+  embedding: jax.Array | None = None  # [B, C]: after the neck (= features without one)
 
 
 class ResNet(nn.Module):
@@ -72,6 +74,12 @@ class ResNet(nn.Module):
   # Per-channel input normalisation (after scaling uint8 to [0, 1]).
   input_mean: tuple[float, ...] = (0.0,)
   input_std: tuple[float, ...] = (1.0,)
+  # Stride of the last stage's first block (1: the re-ID "last stride 1" of Luo et al. 2019).
+  last_stride: int = 2
+  # Head: 'none' (a dense layer with bias on the pooled features) or 'bnneck' (Luo et al.
+  # 2019: BatchNorm without a bias, the "frozen zero bias", then a bias-free classifier
+  # initialised with std 0.001; the triplet loss reads the features before the BN).
+  neck: str = "none"
 
   @property
   def maps_per_block(self) -> int:
@@ -97,12 +105,21 @@ class ResNet(nn.Module):
     for s, (size, width) in enumerate(zip(self.stage_sizes, self.widths, strict=True)):
       for b in range(size):
         if start_block is None or index >= start_block:
-          stride = 2 if s > 0 and b == 0 else 1
+          last = s == len(self.stage_sizes) - 1
+          stride = (self.last_stride if last else 2) if s > 0 and b == 0 else 1
           branch = start_branch if index == start_block else None
           x = self._block(x, index, width, stride, override, train, trace, branch)
         index += 1
-    x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, name="head")(x), trace
+    features = jnp.mean(x, axis=(1, 2))
+    if self.neck == "none":
+      logits = nn.Dense(self.num_classes, name="head")(features)
+      return logits, trace._replace(features=features, embedding=features)
+    if self.neck != "bnneck":
+      raise ValueError(f"model.neck must be 'none' or 'bnneck', got {self.neck!r}")
+    embedding = self._bn(train, "neck_bn", use_bias=False)(features)
+    logits = nn.Dense(self.num_classes, use_bias=False, name="head",
+                      kernel_init=nn.initializers.normal(0.001))(embedding)
+    return logits, trace._replace(features=features, embedding=embedding)
 
   def _stem(self, images, train):
     x = images[..., None] if images.ndim == 3 else images
@@ -194,6 +211,7 @@ def make_resnet(model_config, num_classes: int) -> ResNet:
       attention=c.attention, reduction=c.reduction, mean_mode=c.mean_mode,
       num_classes=num_classes, bn_momentum=c.bn_momentum,
       input_mean=tuple(c.input_mean), input_std=tuple(c.input_std),
+      last_stride=c.get("last_stride", 2), neck=c.get("neck", "none"),
   )
 
 

@@ -26,7 +26,7 @@ def optimizer(*, name: str = "adam", learning_rate: float = 1e-3, schedule: str 
               warmup_steps: int = 200, grad_clip_norm: float = 5.0) -> ml_collections.ConfigDict:
   """An optimiser group (`core/optim.py` reads it); each component gets its own instance."""
   o = ml_collections.ConfigDict()
-  # 'adam' or 'sgd'; each component gets its own optimizer instance.
+  # 'adam', 'amsgrad' or 'sgd'; each component gets its own optimizer instance.
   o.name = name
   # Peak learning rate.
   o.learning_rate = learning_rate
@@ -154,7 +154,7 @@ SCHEDULES = ("constant", "cosine", "exponential", "piecewise")
 def validate_optimizer(c: ml_collections.ConfigDict, key: str = "optim") -> None:
   """An `optimizer()` group: names, a positive rate, non-negative clipping and warm-up."""
   o = get(c, key)
-  one_of(o.name, ("adam", "sgd"), f"{key}.name")
+  one_of(o.name, ("adam", "amsgrad", "sgd"), f"{key}.name")
   one_of(o.schedule, SCHEDULES, f"{key}.schedule")
   positive(c, f"{key}.learning_rate", f"{key}.final_lr_fraction")
   for name in ("grad_clip_norm", "warmup_steps"):

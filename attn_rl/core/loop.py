@@ -284,6 +284,8 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_R
     logging.info("Resumed from step %d in %s.", start, workdir)
   else:
     state = jax.jit(over_seeds(init_fn), out_shardings=state_sharding)(init_key)
+    if method.warm_start is not None:
+      state = method.warm_start(config, state)
     start, wall_before = 0, 0.0
   run_started = time.time()
   started_with = provenance()
@@ -333,16 +335,15 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_R
     Every batch gets the same key: the eval step draws per example, from its `index`, so the
     metrics do not depend on eval.batch_size or the device count.
     """
-    sums = None
+    acc = None
     for b in eval_batches:
       if interruptible and stop.requested:
         return None
-      batch = parallel.global_batch({k: b[k] for k in ("image", "label", "mask", "index")},
-                                    mesh)
-      out = eval_step(state, batch, eval_key)
-      sums = out if sums is None else jax.tree.map(lambda a, b: a + b, sums, out)
-    sums = jax.device_get(sums)
-    return [evaluator.summarize(of_seed(sums, k)) for k in range(num_seeds)]
+      # Every field the split has (retrieval batches add cameras and query flags).
+      batch = parallel.global_batch(dict(b), mesh)
+      acc = evaluator.accumulate(acc, eval_step(state, batch, eval_key))
+    acc = jax.device_get(acc)
+    return [evaluator.summarize(of_seed(acc, k)) for k in range(num_seeds)]
 
   def write_pictures(state, steps: list[int], eval_batches, split: str) -> None:
     n = min(config.eval.num_pictures, len(eval_batches[0]["image"]))

@@ -18,6 +18,7 @@ REGISTRY = {
     "ram": "attn_rl.methods.ram.method",
     "topdown": "attn_rl.methods.topdown.method",
     "dreal": "attn_rl.methods.dreal.method",
+    "reid": "attn_rl.methods.reid.method",
 }
 
 
@@ -49,6 +50,9 @@ class Method:
   make_logits: Callable[..., Callable] | None = None
   # Whether `logits` depends on its key (a stochastic policy): attacks then average over draws.
   stochastic: bool = False
+  # (config, state) -> state: changes a freshly initialised state (not a resumed one), e.g.
+  # copies in a pretrained network; None: the initial state as is.
+  warm_start: Callable[..., Any] | None = None
   # (config, predict output, images, labels, path prefix, step) -> written paths; None: none.
   save_pictures: Callable[..., list[str]] | None = None
   # Evaluator of the eval step's sums (core/evaluators).

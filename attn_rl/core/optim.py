@@ -44,10 +44,14 @@ def make_optimizer(optim_config, num_steps: int, weight_decay_mask=None, lr_scal
     schedule = lambda step: lr_scale * base_schedule(step)
   if c.name == "adam":
     opt = optax.adam(schedule)
+  elif c.name == "amsgrad":
+    # Reddi et al. 2018 (torch.optim.Adam(amsgrad=True)); weight decay, as in torch, is the
+    # L2 term added to the gradient below.
+    opt = optax.amsgrad(schedule)
   elif c.name == "sgd":
     opt = optax.sgd(schedule, momentum=c.momentum, nesterov=False)
   else:
-    raise ValueError(f"optim.name must be 'adam' or 'sgd', got {c.name!r}")
+    raise ValueError(f"optim.name must be 'adam', 'amsgrad' or 'sgd', got {c.name!r}")
   if c.get("weight_decay", 0.0):
     opt = optax.chain(optax.add_decayed_weights(c.weight_decay, mask=weight_decay_mask), opt)
   if c.grad_clip_norm:

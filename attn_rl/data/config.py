@@ -67,3 +67,79 @@ def validate(c: ml_collections.ConfigDict) -> None:
     raise ValueError(f"data.clutter_size={d.clutter_size} must be in [1, 28].")
   if d.task == "cluttered" and d.num_clutter < 1:
     raise ValueError("data.task='cluttered' needs data.num_clutter >= 1.")
+
+
+# Re-identification datasets (data/reid.py): folders as their authors ship them, and the
+# offline identity task made from MNIST.
+REID_DATASETS = ("market1501", "dukemtmc_reid", "mnist_identities")
+
+
+def reid() -> ml_collections.ConfigDict:
+  """The data group of re-identification (data/reid.py)."""
+  d = ml_collections.ConfigDict()
+  # 'market1501', 'dukemtmc_reid' (folders) or 'mnist_identities' (the offline task).
+  d.dataset = "market1501"
+  # 'folder' (the folder datasets), 'tfds' (MNIST for mnist_identities) or 'synthetic'
+  # (the identity task on synthetic digits, RGB for a folder dataset: tests and quicktests).
+  d.source = "folder"
+  # Directory holding Market-1501-v15.09.15/ or DukeMTMC-reID/ (folder datasets).
+  d.root = ""
+  # Refuse a folder whose image counts differ from the published ones.
+  d.check_counts = True
+  # tfds data dir of MNIST (mnist_identities); None means $TFDS_DATA_DIR.
+  d.tfds_data_dir = None
+  # Training identities held out as the validation split (folder datasets).
+  d.num_validation = 100
+  # mnist_identities: training identities (MNIST train digits).
+  d.num_identities = 1000
+  # mnist_identities: validation and test identities each.
+  d.num_eval_identities = 500
+  # mnist_identities: distractor images (pid 0) in each evaluation gallery.
+  d.num_distractors = 200
+  # mnist_identities: cap on the digits read per split (None: all).
+  d.limit_train = None
+  # mnist_identities: cap on the evaluation digits read (None: all).
+  d.limit_eval = None
+  # Network input [height, width] (the paper: 384 x 128).
+  d.image_size = [384, 128]
+  # Training: zero padding before the random crop back to image_size.
+  d.pad = 10
+  # Training: horizontal flip probability.
+  d.flip_prob = 0.5
+  # Training: random erasing probability (Zhong et al. 2020).
+  d.erase_prob = 0.5
+  # Erased pixels take this per-channel value in [0, 1] (the input mean: 0 once normalised).
+  d.erase_fill = [0.485, 0.456, 0.406]
+  # PK sampling: identities per batch.
+  d.p = 16
+  # PK sampling: images per identity.
+  d.k = 8
+  # Batches prepared ahead of the device step.
+  d.prefetch = 4
+  return d
+
+
+def validate_reid(c: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the key, the value and the fix for an invalid re-ID data group."""
+  d = c.data
+  config_lib.one_of(d.dataset, REID_DATASETS, "data.dataset")
+  sources = ("tfds", "synthetic") if d.dataset == "mnist_identities" else ("folder",
+                                                                           "synthetic")
+  config_lib.one_of(d.source, sources, "data.source")
+  if len(d.image_size) != 2:
+    raise ValueError(f"data.image_size={d.image_size} must be [height, width].")
+  config_lib.positive(c, "data.p", "data.k", "data.num_validation")
+  if d.k < 2:
+    raise ValueError(f"data.k={d.k}: the triplet loss needs at least 2 images per identity.")
+  if c.train.batch_size != d.p * d.k:
+    raise ValueError(f"train.batch_size={c.train.batch_size} must equal data.p * data.k = "
+                     f"{d.p * d.k}: set one or the other.")
+  for key in ("flip_prob", "erase_prob"):
+    if not 0.0 <= d[key] <= 1.0:
+      raise ValueError(f"data.{key}={d[key]} must be a probability in [0, 1].")
+  if d.dataset == "mnist_identities" and d.image_size[0] != d.image_size[1]:
+    raise ValueError(f"mnist_identities renders square images: data.image_size="
+                     f"{d.image_size} must have equal sides.")
+  if (d.dataset == "mnist_identities" or d.source == "synthetic") and min(d.image_size) < 28:
+    raise ValueError(f"data.image_size={d.image_size}: the identity task renders 28x28 "
+                     "digits; give both sides at least 28.")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_rl.data import batching, images, splits
+from attn_rl.data import batching, images, reid, splits
 from attn_rl.data import canvas as canvas_lib
 from attn_rl.data import digits as digits_lib
 
@@ -21,13 +21,18 @@ EVAL_SEED = 2014
 
 def image_shape(data_config) -> tuple[int, ...]:
   """Shape of one image as the model sees it (no batch axis)."""
+  if data_config.dataset in reid.DATASETS:
+    return reid.image_shape(data_config)
   if data_config.dataset in images.DATASETS:
     return (data_config.image_size,) * 2 + (3,)
   return (data_config.canvas_size,) * 2
 
 
 def num_classes(data_config) -> int:
-  """Classes of the configured dataset (MNIST's 10 for digit canvases)."""
+  """Classes of the configured dataset (MNIST's 10 for digit canvases; re-ID: the training
+  identities)."""
+  if data_config.dataset in reid.DATASETS:
+    return reid.num_classes(data_config)
   if data_config.dataset in images.DATASETS:
     return images.DATASETS[data_config.dataset][2]
   return 10
@@ -61,6 +66,8 @@ def make_batches(data_config, split: str, *, seed: int | Sequence[int], global_b
   """
   proc = dict(global_batch=global_batch, process_index=process_index,
               process_count=process_count)
+  if data_config.dataset in reid.DATASETS:  # PK-sampled identities; query/gallery evaluation.
+    return reid.make_batches(data_config, split, seed=seed, **proc)
   seeds = [seed] if isinstance(seed, int) else list(seed)
   stack = (lambda per_seed: per_seed[0]) if isinstance(seed, int) else batching.SeedStack
   if data_config.dataset in images.DATASETS:

@@ -1,7 +1,9 @@
 """Evaluators: turn the summed outputs of a method's eval step into the metrics it reports.
 
 A method names its evaluator in its `Method` record (`evaluator='classification'`); the loop
-looks it up here. Retrieval (re-identification) evaluators come with their methods.
+looks it up here. An evaluator module provides `accumulate(acc, out) -> acc` (acc None before
+the first batch: classification sums on the device, retrieval keeps every example's rows) and
+`summarize(acc) -> dict` of metrics.
 `robustness.py` is not an eval-step evaluator: it attacks any method's `make_logits`
 classifier (PGD with EOT, SPSA; run by tools/robustness.py on a trained workdir).
 """
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-# name -> module path; a module provides `summarize(sums: dict) -> dict`.
-REGISTRY = {"classification": "attn_rl.core.evaluators.classification"}
+# name -> module path of an evaluator (`accumulate`, `summarize`).
+REGISTRY = {"classification": "attn_rl.core.evaluators.classification",
+            "retrieval": "attn_rl.core.evaluators.retrieval"}
 
 
 def get(name: str):

@@ -29,6 +29,11 @@ def probability_sums(probs: jax.Array, label: jax.Array, mask: jax.Array) -> dic
   }
 
 
+def accumulate(acc: dict | None, out: dict) -> dict:
+  """Adds one eval batch's sums (on the device: nothing is fetched until `summarize`)."""
+  return out if acc is None else jax.tree.map(lambda a, b: a + b, acc, out)
+
+
 def summarize(sums: dict) -> dict:
   """Sums over examples from an eval step -> rates (module docstring)."""
   count = float(sums["count"])

@@ -91,20 +91,28 @@ def defaults() -> ml_collections.ConfigDict:
   return c
 
 
-def parse(arg: str | None, flags: tuple[str, ...]) -> tuple[str, set[str]]:
-  """'cbam,vanilla' -> ('cbam', {'vanilla'}): at most one attention module (default 'se')."""
+def parse(arg: str | None, flags: tuple[str, ...], default: str = "se") -> tuple[str, set[str]]:
+  """'cbam,vanilla' -> ('cbam', {'vanilla'}): at most one attention module (else `default`)."""
   words = config_lib.parse_variants(arg, (*ATTENTION, *flags), exclusive=(ATTENTION,))
   attention = [a for a in ATTENTION if a in words]
-  return (attention or ["se"])[0], words - set(ATTENTION)
+  return (attention or [default])[0], words - set(ATTENTION)
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
   """Raises ValueError naming the key, the value and the fix for an invalid DREAL config."""
+  data_config.validate(c)
+  validate_network(c)
+  if c.data.dataset in data_config.IMAGE_DATASETS and (
+      len(c.model.input_mean) != 3 or len(c.model.input_std) != 3):
+    raise ValueError("RGB images need 3 values in model.input_mean and model.input_std.")
+
+
+def validate_network(c: ml_collections.ConfigDict) -> None:
+  """The model, dreal, optim and run groups (what methods built on DREAL share)."""
   # Imported here: config files load this module, and should not pay for flax.
   from attn_rl.backbones import attention, resnet
   from attn_rl.methods.dreal import rewards, steps
 
-  data_config.validate(c)
   config_lib.one_of(c.model.arch, ("custom", *resnet.ARCHS), "model.arch")
   config_lib.one_of(c.model.attention, attention.KINDS, "model.attention")
   config_lib.one_of(c.model.mean_mode, attention.MEAN_MODES, "model.mean_mode")
@@ -124,6 +132,3 @@ def validate(c: ml_collections.ConfigDict) -> None:
   config_lib.validate_optimizer(c, "optim")
   config_lib.validate_optimizer(c, "optim.critic")
   config_lib.validate_run_groups(c)
-  if c.data.dataset in data_config.IMAGE_DATASETS and (
-      len(c.model.input_mean) != 3 or len(c.model.input_std) != 3):
-    raise ValueError("RGB images need 3 values in model.input_mean and model.input_std.")

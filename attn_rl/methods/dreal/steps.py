@@ -152,17 +152,26 @@ def recomputed_maps(model: ResNet, actor: dict, batch_stats: dict, trace):
   return maps, reduced
 
 
+def classification_loss(logits, trace, labels) -> dict:
+  """L_c: {'classification': the mean cross-entropy} (DREAL's supervised loss on images)."""
+  del trace
+  return {"classification": optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()}
+
+
 def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats, images, labels,
-               overrides):
-  """The three losses (scalars) and aux: metrics, the new batch statistics and the logits.
+               overrides, supervised_loss=classification_loss):
+  """The losses (scalars) and aux: metrics, the new batch statistics and the logits.
 
   overrides [R]: map indices substituted for the rewards (`choose_overrides`).
+  supervised_loss(logits, trace, labels) -> {name: scalar}: the terms that train W and theta
+  besides L_q (default L_c; re-identification adds a triplet term on `trace.features`).
   """
   params = {**backbone, **actor}
   (logits, trace), new_vars = model.apply(
       {"params": params, "batch_stats": batch_stats}, images, train=True, mutable=["batch_stats"])
-  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-  terms = {"classification": ce}
+  terms = dict(supervised_loss(logits, trace, labels))
+  if {"actor", "critic"} & set(terms):
+    raise ValueError("supervised_loss may not name its terms 'actor' or 'critic'.")
   metrics = {}
   if dreal_config.critics:
     # Rewards are targets: no gradient may flow from them into W or theta.
@@ -194,23 +203,24 @@ def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats
 
 
 def total_loss(terms: dict, dreal_config) -> jax.Array:
-  total = terms["classification"]
+  """The supervised terms, plus w_q L_q + L_r with critics."""
+  total = sum(v for k, v in terms.items() if k not in ("actor", "critic"))
   if "actor" in terms:
     total = total + dreal_config.q_weight * terms["actor"] + terms["critic"]
   return total
 
 
-def make_train_step(config, model: ResNet):
+def make_train_step(config, model: ResNet, supervised_loss=classification_loss):
   """train_step(state, batch, key) -> (state, metrics).
 
   batch: {'image': [B, H, W] uint8 (or [B, H, W, C]), 'label': [B] int32}. key: the run's base
-  key; the step folds in its step number.
+  key; the step folds in its step number. `supervised_loss` as in `loss_terms`.
   """
   d = config.dreal
 
   def loss_fn(backbone, actor, critic, batch_stats, images, labels, overrides):
     terms, aux = loss_terms(model, d, backbone, actor, critic, batch_stats, images, labels,
-                            overrides)
+                            overrides, supervised_loss)
     return total_loss(terms, d), (terms, aux)
 
   grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)
