@@ -2,7 +2,8 @@
 
   python -m attn_rl.tools.bench_dreal --out=benchmarks/dreal_overhead_cpu.json
 
-For each attention module (SE, CBAM, SRM) on the configs/dreal_clutter.py network: the median
+For each attention module (SE, CBAM, SRM) on the configs/dreal_clutter.py network (or any
+config of a method built on DREAL's step, `--config=reid_digits`: the re-ID step): the median
 time of one jitted train step with critics (forward, substituted rollouts, backward, three
 updates) and of the same network's vanilla step (cross-entropy only), compiled in the same
 process and timed after warm-up, alternating the two so that background load hits both alike.
@@ -31,6 +32,7 @@ from absl import app, flags
 from attn_rl.backbones import attention, resnet
 from attn_rl.core import method as method_lib
 from attn_rl.core import provenance
+from attn_rl.data import pipeline
 from attn_rl.methods.dreal import steps as dreal_steps
 
 _OUT = flags.DEFINE_string("out", "benchmarks/dreal_overhead.json", "Output JSON path.")
@@ -63,14 +65,17 @@ def time_steps(step, state, batch, num_steps: int) -> float:
 
 
 def overhead_row(kind: str, substitute: str = "block") -> dict:
-  method = method_lib.get("dreal")
   config = load(kind, True, _BATCH.value, substitute)
-  model = method.make_model(config, 10)
-  size = config.data.canvas_size
-  state = jax.jit(lambda k: method.init_state(config, model, k, (size, size)))(jax.random.key(0))
+  method = method_lib.get(config.method)  # DREAL, or a method built on it (re-ID).
+  num_classes = pipeline.num_classes(config.data)
+  model = method.make_model(config, num_classes)
+  shape = pipeline.image_shape(config.data)
+  state = jax.jit(lambda k: method.init_state(config, model, k, shape))(jax.random.key(0))
   rng = np.random.default_rng(0)
-  batch = {"image": jnp.asarray(rng.integers(0, 256, (_BATCH.value, size, size)), jnp.uint8),
-           "label": jnp.asarray(rng.integers(0, 10, _BATCH.value), jnp.int32)}
+  # Re-ID's triplet needs several images per identity: labels in pairs (any P x K times alike).
+  labels = rng.integers(0, num_classes, _BATCH.value // 2).repeat(2)
+  batch = {"image": jnp.asarray(rng.integers(0, 256, (_BATCH.value, *shape)), jnp.uint8),
+           "label": jnp.asarray(labels, jnp.int32)}
   steps = {}
   for name, critics in (("with_critics", True), ("vanilla", False)):
     steps[name] = jax.jit(method.make_train_step(
@@ -82,8 +87,9 @@ def overhead_row(kind: str, substitute: str = "block") -> dict:
       runs[name].append(time_steps(step, state, batch, _STEPS.value))
   med = {name: statistics.median(r) for name, r in runs.items()}
   return {
-      "attention": kind, "config": f"{_CONFIG.value}:{kind}", "batch_size": _BATCH.value,
-      "canvas": size, "stage_sizes": list(model.stage_sizes), "widths": list(model.widths),
+      "attention": kind, "config": f"{_CONFIG.value}:{kind}", "method": config.method,
+      "batch_size": _BATCH.value, "image_shape": list(shape),
+      "stage_sizes": list(model.stage_sizes), "widths": list(model.widths),
       "rollouts_per_step": len(dreal_steps.choose_overrides(model, jax.random.key(0),
                                                            substitute)),
       "substitute": substitute, "reuse_prefix": bool(config.dreal.reuse_prefix),

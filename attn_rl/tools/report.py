@@ -12,7 +12,7 @@ Then it reads every `results/<config>_s<seed>/` run directory and writes:
   results/summary.json       per config: seeds, mean and standard deviation of test error
   README.md                  each method's table between its markers: RAM's `results-table`,
                              the top-down ablation's `ablation-table`, DREAL's (vanilla
-                             against critics) `dreal-table`
+                             against critics) `dreal-table`, re-ID's retrieval `reid-table`
 Each method's paper rows, run fields and table come from the module its `Method.report`
 names (`attn_rl/methods/<name>/paper.py`). Nothing here chooses or edits a number: the tables
 are functions of the run files.
@@ -88,6 +88,7 @@ def collect_run(run_dir: str) -> dict | None:
   config = _read_json(os.path.join(run_dir, "config.json")) or {}
   test = results.get("test") or {k: results[k] for k in ("error", "error_m1", "nll")
                                   if k in results}
+  # Classification runs select on validation error, retrieval runs on validation mAP.
   hardware = {k: results.get(k)
               for k in ("backend", "devices", "cpu_count", "cpu_model", "machine", "jax")}
   return {
@@ -109,6 +110,7 @@ def collect_run(run_dir: str) -> dict | None:
       "steps": results.get("step"),
       "selected_step": results.get("selected_step"),
       "val_error_at_selected": results.get("val_error"),
+      **({"val_map_at_selected": results["val_map"]} if "val_map" in results else {}),
       "eval_rollouts": results.get("eval_rollouts"),
       "test": test,
       "validation_curve": curve,
@@ -134,6 +136,12 @@ def plot_run(record: dict, path: str) -> None:
 
   fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
   steps = [r["step"] for r in record["validation_curve"]]
+  if record["validation_curve"] and "error" not in record["validation_curve"][0]:
+    _plot_retrieval(record, steps, ax1, ax2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return
   m = record["eval_rollouts"]
   ax1.plot(steps, [100 * r["error"] for r in record["validation_curve"]],
            label=f"M={m}" if m else "validation")
@@ -155,6 +163,27 @@ def plot_run(record: dict, path: str) -> None:
   plt.close(fig)
 
 
+def _plot_retrieval(record: dict, steps: list[int], ax1, ax2) -> None:
+  """Validation mAP and Rank-1 of a retrieval run, and its training loss."""
+  for key, label in (("map", "mAP"), ("rank1", "Rank-1")):
+    ax1.plot(steps, [100 * r[key] for r in record["validation_curve"]], label=label)
+  ax1.axvline(record["selected_step"], color="gray", lw=0.8, ls=":", label="selected")
+  ax1.set(xlabel="step", ylabel="validation (%)", title=record["run"])
+  ax1.legend(fontsize=7)
+  train = record["train_loss_curve"]
+  ax2.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8)
+  ax2.set(xlabel="step", ylabel="training loss (total)")
+
+
+def _stats(runs: list[dict], key: str) -> dict:
+  """test_<key>_each / _mean / _std in % over the runs whose test has `key` (else {})."""
+  values = [100 * r["test"][key] for r in runs if key in r["test"]]
+  if not values:
+    return {}
+  return {f"test_{key}_each": values, f"test_{key}_mean": statistics.mean(values),
+          f"test_{key}_std": statistics.stdev(values) if len(values) > 1 else None}
+
+
 def summarize(records: list[dict]) -> list[dict]:
   """Per config: mean and sample standard deviation over seeds (in %)."""
   rows = []
@@ -164,7 +193,7 @@ def summarize(records: list[dict]) -> list[dict]:
   for config in sorted({r["config"] for r in records}, key=lambda c: (
       list(PAPER).index(c) if c in PAPER else len(PAPER), c)):
     runs = sorted((r for r in records if r["config"] == config), key=lambda r: r["seed"])
-    errs = [100 * r["test"]["error"] for r in runs]
+    errs = [100 * r["test"]["error"] for r in runs if "error" in r["test"]]
     walls = [r["wall_seconds"] for r in runs if r["wall_seconds"]]
     values = runs[0]["config_values"]
     ablation = _method_fields(values)
@@ -176,9 +205,11 @@ def summarize(records: list[dict]) -> list[dict]:
         "paper_error": PAPER[config][1] if config in PAPER else ablation.get("paper_error"),
         "seeds": [r["seed"] for r in runs],
         "runs": [r["run"] for r in runs],
-        "test_error_mean": statistics.mean(errs),
+        "test_error_mean": statistics.mean(errs) if errs else None,
         "test_error_std": statistics.stdev(errs) if len(errs) > 1 else None,
         "test_error_each": errs,
+        # Retrieval runs (re-ID): Rank-1 and mAP instead of an error.
+        **_stats(runs, "rank1"), **_stats(runs, "map"),
         "test_error_m1_mean": _mean_of(runs, "error_m1"),
         "eval_rollouts": runs[0]["eval_rollouts"],
         "test_error_context_mean": _mean_of(runs, "error_context"),

@@ -1,4 +1,4 @@
-"""Evaluators: turn the summed outputs of a method's eval step into the metrics it reports.
+"""Evaluators: turn the outputs of a method's eval step into the metrics it reports.
 
 A method names its evaluator in its `Method` record (`evaluator='classification'`); the loop
 looks it up here. An evaluator module provides `accumulate(acc, out) -> acc` (acc None before

@@ -48,8 +48,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 def scores_from_order(order: np.ndarray, q_pids, q_camids, g_pids, g_camids
                       ) -> tuple[np.ndarray, np.ndarray]:
-  """Per query of a ranking order [q, G]: (first-match rank from 0 [q], AP [q]); NaN for a
-  query without a valid match (every match removed as same identity and camera)."""
+  """Per query of a ranking order [q, G]: (rank of the first true match from 0 [q], AP [q]),
+  after removing the gallery items of the query's identity and camera; a query left without a
+  true match gets rank -1 and AP NaN (the caller skips it)."""
   g_pid, g_cam = g_pids[order], g_camids[order]
   match = g_pid == q_pids[:, None]
   keep = ~(match & (g_cam == q_camids[:, None]))

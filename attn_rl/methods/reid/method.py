@@ -89,4 +89,5 @@ METHOD = method_lib.Method(
     log_keys=("loss/total", "loss/id", "loss/triplet", "loss/actor", "loss/critic",
               "reward/mean", "acc"),
     retired_keys=reid_config.RETIRED_KEYS,
+    report="attn_rl.methods.reid.paper",
 )
