@@ -3,6 +3,8 @@
   python benchmarks/golden_quicktest.py --write benchmarks/golden_quicktest.json   # record
   python benchmarks/golden_quicktest.py --check benchmarks/golden_quicktest.json   # compare
   python benchmarks/golden_quicktest.py --check ... --ignore=val/,test/   # training only
+  python benchmarks/golden_quicktest.py --write /tmp/a.json --only=dreal_cifar10.py:quicktest \
+      --only=dreal_clutter.py:se,quicktest   # a subset (an A/B of two checkouts)
 
 Each entry runs the unchanged command line (`python -m attn_rl.main`) at seed 0 on synthetic
 data, stretched to 20 training steps with a log record every step, and keeps every record of
@@ -59,10 +61,10 @@ def run_one(config: str, workdir: str) -> list[dict]:
   return [{k: v for k, v in r.items() if k not in DROP} for r in records]
 
 
-def run_all() -> dict:
+def run_all(configs=CONFIGS) -> dict:
   out = {}
   with tempfile.TemporaryDirectory() as tmp:
-    for i, config in enumerate(CONFIGS):
+    for i, config in enumerate(configs):
       start = time.time()
       out[config] = run_one(config, os.path.join(tmp, str(i)))
       print(f"{config}: {len(out[config])} records, {time.time() - start:.0f} s", flush=True)
@@ -117,8 +119,17 @@ def main():
   parser.add_argument("--ignore", default="", help="With --check: comma-separated key "
                       "prefixes not compared (e.g. val/,test/ for a change meant to alter "
                       "evaluation only).")
+  parser.add_argument("--only", action="append", default=[], help="An entry of CONFIGS to "
+                      "run, repeatable (e.g. an A/B of two checkouts on the configs a change "
+                      "touches); with --check, only these are compared.")
   args = parser.parse_args()
-  now = run_all()
+  only = tuple(args.only)
+  unknown = sorted(set(only) - set(CONFIGS))
+  if unknown:
+    parser.error(f"--only names {unknown}, not entries of CONFIGS.")
+  if only and args.rewrite:
+    parser.error("--rewrite records every config: leave out --only.")
+  now = run_all(only or CONFIGS)
   if args.write:
     write(args.write, now)
     return
@@ -131,7 +142,7 @@ def main():
   if args.rewrite:
     write(args.check, now)
   total = sum(len(v) for v in now.values())
-  print(f"{len(CONFIGS)} configs, {total} records: "
+  print(f"{len(now)} configs, {total} records: "
         + ("bit-identical to the golden file" if not diffs else f"{len(diffs)} differences")
         + (f" (keys starting with {', '.join(ignore)} not compared)" if ignore else ""))
   sys.exit(1 if diffs else 0)

@@ -98,10 +98,13 @@ def test_one_and_eight_devices_give_the_same_step(name):
   (s1, m1), (s8, m8) = results
   for k in m1:
     np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=1e-5, err_msg=k)
-  # Adam divides by sqrt(v), which magnifies all-reduce rounding on near-zero gradients; 1e-4
-  # is a tenth of one step of a 1e-3 learning rate.
+  # Adam divides by sqrt(v), which magnifies all-reduce rounding on near-zero gradients (such
+  # as re-ID's classifier columns of identities absent from the batch): a tenth of one Adam
+  # step, 1e-4 at a 1e-3 learning rate (re-ID's quicktest runs AMSGrad at 3e-3: 3e-4).
+  adam = config.optim.name in ("adam", "amsgrad")
+  atol = max(1e-4, 0.1 * config.optim.learning_rate if adam else 0.0)
   for a, b in zip(jax.tree.leaves(s1), jax.tree.leaves(s8), strict=True):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=atol)
 
 
 def eval_batch(batch, mask):
