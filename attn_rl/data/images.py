@@ -98,7 +98,8 @@ def load_images(data_config, split: str) -> ImageSource:
   return ImageSource(records, index)
 
 
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+  """uint8 [H, W(, C)] -> [height, width(, C)], bilinear (PIL)."""
   return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
@@ -108,7 +109,7 @@ def augment(image: np.ndarray, kind: str, size: int, rng: np.random.Generator | 
   h, w = image.shape[:2]
   if kind == "cifar":
     if rng is None:
-      return image if (h, w) == (size, size) else _resize(image, size, size)
+      return image if (h, w) == (size, size) else resize(image, size, size)
     padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
     top, left = rng.integers(0, h + 9 - size), rng.integers(0, w + 9 - size)
     out = padded[top:top + size, left:left + size]
@@ -117,7 +118,7 @@ def augment(image: np.ndarray, kind: str, size: int, rng: np.random.Generator | 
     short = round(size * 256 / 224)
     scale = short / min(h, w)
     nh, nw = max(short, round(h * scale)), max(short, round(w * scale))
-    resized = _resize(image, nh, nw)
+    resized = resize(image, nh, nw)
     top, left = (nh - size) // 2, (nw - size) // 2
     return resized[top:top + size, left:left + size]
   for _ in range(10):
@@ -130,7 +131,7 @@ def augment(image: np.ndarray, kind: str, size: int, rng: np.random.Generator | 
   else:  # The centre square, as torchvision falls back to.
     ch = cw = min(h, w)
     top, left = (h - ch) // 2, (w - cw) // 2
-  out = _resize(image[top:top + ch, left:left + cw], size, size)
+  out = resize(image[top:top + ch, left:left + cw], size, size)
   return out[:, ::-1] if rng.random() < 0.5 else out
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from attn_rl.data import batching, canvas, splits
+from attn_rl.data import images as image_lib
 
 # dataset -> its folder under data.root.
 FOLDER_DATASETS = {"market1501": "Market-1501-v15.09.15", "dukemtmc_reid": "DukeMTMC-reID"}
@@ -189,7 +190,7 @@ def render(digit: np.ndarray, pool: np.ndarray, camera: int, size: int, bits: np
   (22)."""
   scale, contrast, background, noise, num_clutter = CAMERAS[camera]
   side = max(8, min(size, round(28 * scale)))
-  image = np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR), np.float32)
+  image = image_lib.resize(digit, side, side).astype(np.float32)
   out = np.zeros((size, size), np.float32)
   u = lambda k: float(bits[k] % np.uint64(1 << 30)) / (1 << 30)
   for c in range(num_clutter):  # 8x8 crops of other digits (as in RAM's clutter).
@@ -373,18 +374,13 @@ def random_erasing(image: np.ndarray, rng: np.random.Generator, *, prob: float,
   return image
 
 
-def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-  if image.shape[:2] == (height, width):
-    return image
-  return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-
-
 def augment(image: np.ndarray, data_config, rng: np.random.Generator | None,
             fill: np.ndarray) -> np.ndarray:
   """Resize to data.image_size; in training (rng given) zero-pad data.pad, random crop, flip
   with data.flip_prob, random erasing with data.erase_prob."""
   h, w = data_config.image_size
-  image = resize(image, h, w)
+  if image.shape[:2] != (h, w):
+    image = image_lib.resize(image, h, w)
   if rng is None:
     return image
   pad = data_config.pad
