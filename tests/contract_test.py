@@ -22,7 +22,7 @@ import pytest
 
 from attn_rl.core import evaluators, loop, parallel
 from attn_rl.core import method as method_lib
-from attn_rl.data import pipeline
+from attn_rl.data import pipeline, sequences
 from tests.helpers import ROOT, load_config, read_metrics
 
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
@@ -31,7 +31,9 @@ CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
 STEP_CONFIGS = {"ram": ("ram_clutter.py", "quicktest"),
                 "topdown": ("topdown_clutter100.py", "quicktest"),
                 "dreal": ("dreal_clutter.py", "cbam,quicktest"),
-                "reid": ("reid_digits.py", "quicktest")}
+                "reid": ("reid_digits.py", "quicktest"),
+                "dram": ("dram_multidigit.py", "full,quicktest"),
+                "seq_cnn": ("dram_multidigit.py", "cnn,quicktest")}
 
 
 def test_every_method_has_a_step_config():
@@ -51,6 +53,9 @@ def setup(name, batch=16):
   rng = np.random.default_rng(0)
   data = {"image": jnp.asarray(rng.integers(0, 256, (batch, *shape)), jnp.uint8),
           "label": jnp.asarray(rng.integers(0, 10, batch), jnp.int32)}
+  if config.data.dataset in sequences.DATASETS:  # Label sequences and their lengths.
+    fetch, _ = sequences.make_fetch(config.data, "train", seed=0)
+    data = jax.tree.map(jnp.asarray, fetch(np.arange(batch), 0))
   return config, method, model, state, data
 
 
@@ -97,7 +102,11 @@ def test_one_and_eight_devices_give_the_same_step(name):
     results.append(jax.device_get((s, metrics)))
   (s1, m1), (s8, m8) = results
   for k in m1:
-    np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=1e-5, err_msg=k)
+    # A glimpse's entropy counts pixels over a threshold: all-reduce rounding in the first
+    # update moves a later location by a hair, and a box-averaged pixel of one of DRAM's 288
+    # glimpses may cross it (seen: 4e-4 of the mean).
+    atol = 1e-3 if k == "entropy/mean" else 1e-5
+    np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=atol, err_msg=k)
   # Adam divides by sqrt(v), which magnifies all-reduce rounding on near-zero gradients (such
   # as re-ID's classifier columns of identities absent from the batch): a tenth of one Adam
   # step, 1e-4 at a 1e-3 learning rate (re-ID's quicktest runs AMSGrad at 3e-3: 3e-4).

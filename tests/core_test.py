@@ -169,5 +169,6 @@ def test_registry_loads_every_method_under_its_name():
     assert method.name == name and method.defaults().method == name
     assert method.selection_mode in ("min", "max")
   with pytest.raises(ValueError,
-                     match="config.method='nope' is not one of dreal, ram, reid, topdown"):
+                     match="config.method='nope' is not one of dram, dreal, ram, reid, seq_cnn, "
+                           "topdown"):
     method_lib.get("nope")

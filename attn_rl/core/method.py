@@ -19,6 +19,8 @@ REGISTRY = {
     "topdown": "attn_rl.methods.topdown.method",
     "dreal": "attn_rl.methods.dreal.method",
     "reid": "attn_rl.methods.reid.method",
+    "dram": "attn_rl.methods.dram.method",
+    "seq_cnn": "attn_rl.methods.dram.cnn_method",
 }
 
 

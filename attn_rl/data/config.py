@@ -143,3 +143,79 @@ def validate_reid(c: ml_collections.ConfigDict) -> None:
   if (d.dataset == "mnist_identities" or d.source == "synthetic") and min(d.image_size) < 28:
     raise ValueError(f"data.image_size={d.image_size}: the identity task renders 28x28 "
                      "digits; give both sides at least 28.")
+
+
+# Digit-sequence datasets (data/sequences.py).
+SEQUENCE_DATASETS = ("multidigit_mnist", "mnist_pairs", "svhn")
+
+
+def sequences(dataset: str = "multidigit_mnist") -> ml_collections.ConfigDict:
+  """The data group of digit sequences (data/sequences.py): multi-digit MNIST, pairs, SVHN."""
+  d = ml_collections.ConfigDict()
+  # 'multidigit_mnist', 'mnist_pairs' (made from MNIST) or 'svhn' (prepared format 1).
+  d.dataset = dataset
+  # MNIST tasks: 'tfds' (MNIST) or 'synthetic' (a learnable stand-in: tests); svhn: 'prepared'.
+  d.source = "prepared" if dataset == "svhn" else "tfds"
+  # tfds data dir of MNIST; None means $TFDS_DATA_DIR.
+  d.tfds_data_dir = None
+  # svhn: the folder holding svhn_{train,extra,test}.npz (tools/prepare_svhn.py).
+  d.root = ""
+  # svhn: add SVHN extra to the training images, as Goodfellow et al. and DRAM did.
+  d.use_extra = True
+  # Training images held out for validation (MNIST: from its train split; svhn: from train
+  # + extra), by the fixed permutation of data/splits.py.
+  d.num_validation = 10000 if dataset != "svhn" else 6000
+  # If set, use only the first N training examples (quick runs).
+  d.limit_train = ml_collections.config_dict.placeholder(int)
+  # If set, use only the first N validation and test examples.
+  d.limit_eval = ml_collections.config_dict.placeholder(int)
+  # Most digits in a sequence (pairs: exactly this many).
+  d.max_digits = 2 if dataset == "mnist_pairs" else 5
+  # multidigit_mnist: fewest digits in a sequence.
+  d.min_digits = 1
+  # Side of the whole image: the Goodfellow crop (64) or the pairs canvas (100).
+  d.canvas_size = 100 if dataset == "mnist_pairs" else 64
+  # Side of the random training crop and centre evaluation crop (None: no crop).
+  d.crop_size = ml_collections.config_dict.placeholder(int)
+  if dataset != "mnist_pairs":
+    d.crop_size = 54
+  # multidigit_mnist: the union box grows by this fraction in both directions.
+  d.box_expand = 0.3
+  # multidigit_mnist: [min, max] px from one 28x28 digit to the next in the row.
+  d.spacing = [16, 22]
+  # multidigit_mnist: each digit moves up or down by at most this many px.
+  d.vertical_jitter = 3
+  # Clutter pieces (crops of other digits) per image; 0: none.
+  d.num_clutter = 0
+  # Side of each clutter piece.
+  d.clutter_size = 8
+  # Batches prepared ahead of the device step.
+  d.prefetch = 4
+  return d
+
+
+def validate_sequences(c: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the key, the value and the fix for a digit-sequence data group."""
+  d = c.data
+  config_lib.one_of(d.dataset, SEQUENCE_DATASETS, "data.dataset")
+  sources = ("prepared",) if d.dataset == "svhn" else ("tfds", "synthetic")
+  config_lib.one_of(d.source, sources, "data.source")
+  config_lib.positive(c, "data.max_digits", "data.canvas_size", "data.num_validation")
+  if d.dataset == "svhn" and not d.root:
+    raise ValueError("data.root is empty: point it at the folder of svhn_{train,extra,test}.npz "
+                     "(python -m attn_rl.tools.prepare_svhn --root=<svhn> --out=<folder>).")
+  if d.dataset == "mnist_pairs" and d.max_digits != 2:
+    raise ValueError(f"data.max_digits={d.max_digits}: MNIST pairs have exactly 2 digits.")
+  if d.dataset == "multidigit_mnist" and not 1 <= d.min_digits <= d.max_digits:
+    raise ValueError(f"data.min_digits={d.min_digits} must be in [1, data.max_digits="
+                     f"{d.max_digits}].")
+  if d.dataset == "mnist_pairs" and d.canvas_size < 56:
+    raise ValueError(f"data.canvas_size={d.canvas_size}: two 28x28 digits need at least 56.")
+  if d.crop_size is not None and not 0 < d.crop_size <= d.canvas_size:
+    raise ValueError(f"data.crop_size={d.crop_size} must be in [1, data.canvas_size="
+                     f"{d.canvas_size}] (or None: no crop).")
+  if d.dataset == "multidigit_mnist" and (len(d.spacing) != 2 or not 0 < d.spacing[0]
+                                          <= d.spacing[1]):
+    raise ValueError(f"data.spacing={d.spacing} must be [min, max] with 0 < min <= max.")
+  if d.num_clutter and not 0 < d.clutter_size <= 28:
+    raise ValueError(f"data.clutter_size={d.clutter_size} must be in [1, 28].")

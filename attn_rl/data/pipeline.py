@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_rl.data import batching, images, reid, splits
+from attn_rl.data import batching, images, reid, sequences, splits
 from attn_rl.data import canvas as canvas_lib
 from attn_rl.data import digits as digits_lib
 
@@ -23,6 +23,8 @@ def image_shape(data_config) -> tuple[int, ...]:
   """Shape of one image as the model sees it (no batch axis)."""
   if data_config.dataset in reid.DATASETS:
     return reid.image_shape(data_config)
+  if data_config.dataset in sequences.DATASETS:
+    return sequences.image_shape(data_config)
   if data_config.dataset in images.DATASETS:
     return (data_config.image_size,) * 2 + (3,)
   return (data_config.canvas_size,) * 2
@@ -30,9 +32,11 @@ def image_shape(data_config) -> tuple[int, ...]:
 
 def num_classes(data_config) -> int:
   """Classes of the configured dataset (MNIST's 10 for digit canvases; re-ID: the training
-  identities)."""
+  identities; digit sequences: 10 digits and the end label)."""
   if data_config.dataset in reid.DATASETS:
     return reid.num_classes(data_config)
+  if data_config.dataset in sequences.DATASETS:
+    return sequences.NUM_CLASSES
   if data_config.dataset in images.DATASETS:
     return images.DATASETS[data_config.dataset][2]
   return 10
@@ -68,6 +72,8 @@ def make_batches(data_config, split: str, *, seed: int | Sequence[int], global_b
               process_count=process_count)
   if data_config.dataset in reid.DATASETS:  # PK-sampled identities; query/gallery evaluation.
     return reid.make_batches(data_config, split, seed=seed, **proc)
+  if data_config.dataset in sequences.DATASETS:  # Label sequences: [B, S] and their lengths.
+    return sequences.make_batches(data_config, split, seed=seed, **proc)
   seeds = [seed] if isinstance(seed, int) else list(seed)
   stack = (lambda per_seed: per_seed[0]) if isinstance(seed, int) else batching.SeedStack
   if data_config.dataset in images.DATASETS:

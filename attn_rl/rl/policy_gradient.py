@@ -32,8 +32,12 @@ def reinforce_loss(log_prob_t: jax.Array, reward: jax.Array, baseline_t: jax.Arr
 
 
 def baseline_loss(baseline_t: jax.Array, reward: jax.Array) -> jax.Array:
-  """mean_t (b_t - R)^2; the reward is a target, not a function of parameters."""
-  chex.assert_rank([baseline_t, reward], [1, 0])
+  """mean_t (b_t - R)^2; the reward is a target, not a function of parameters.
+
+  `reward` is the episode's return [] or, with rewards along the episode, the return from
+  each step on ([T], e.g. DRAM's cumulative reward: `methods/dram/losses.py`).
+  """
+  chex.assert_rank([baseline_t, reward], [1, {0, 1}])
   return jnp.mean((baseline_t - jax.lax.stop_gradient(reward)) ** 2)
 
 
@@ -48,14 +52,15 @@ def weighted_reinforce_loss(
 
   Args:
     log_prob_t: [T] log pi(a_t).
-    reward: [] the episode's return R.
+    reward: [] the episode's return R, or [T] the return G_t from step t on (rewards along
+      the episode: each action is credited with what follows it).
     baseline_t: [T] b_t.
     weight_t: [T] w_t.
 
   Returns:
     [] the surrogate loss.
   """
-  chex.assert_rank([log_prob_t, reward, baseline_t, weight_t], [1, 0, 1, 1])
+  chex.assert_rank([log_prob_t, reward, baseline_t, weight_t], [1, {0, 1}, 1, 1])
   chex.assert_equal_shape([log_prob_t, baseline_t, weight_t])
   weight_t = jax.lax.stop_gradient(weight_t)
   advantage_t = jax.lax.stop_gradient(reward - baseline_t)

@@ -12,7 +12,8 @@ Then it reads every `results/<config>_s<seed>/` run directory and writes:
   results/summary.json       per config: seeds, mean and standard deviation of test error
   README.md                  each method's table between its markers: RAM's `results-table`,
                              the top-down ablation's `ablation-table`, DREAL's (vanilla
-                             against critics) `dreal-table`, re-ID's retrieval `reid-table`
+                             against critics) `dreal-table`, re-ID's retrieval `reid-table`,
+                             DRAM's sequence errors `dram-table`
 Each method's paper rows, run fields and table come from the module its `Method.report`
 names (`attn_rl/methods/<name>/paper.py`). Nothing here chooses or edits a number: the tables
 are functions of the run files.
@@ -210,6 +211,9 @@ def summarize(records: list[dict]) -> list[dict]:
         "test_error_each": errs,
         # Retrieval runs (re-ID): Rank-1 and mAP instead of an error.
         **_stats(runs, "rank1"), **_stats(runs, "map"),
+        # Digit sequences (DRAM): per-digit error and the deterministic policy's error.
+        **_stats(runs, "error_digit"),
+        "test_error_det_mean": _mean_of(runs, "error_det"),
         "test_error_m1_mean": _mean_of(runs, "error_m1"),
         "eval_rollouts": runs[0]["eval_rollouts"],
         "test_error_context_mean": _mean_of(runs, "error_context"),

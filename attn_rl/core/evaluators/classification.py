@@ -3,7 +3,9 @@
 An eval step returns sums over the real examples of its batch (`mask` is 0 on padding), so
 sums over all batches give exact rates whatever the padding:
   count              the number of real examples
-  correct<suffix>    correct predictions; reported as error<suffix> = 1 - correct / count
+  correct<suffix>    correct predictions; reported as error<suffix> = 1 - correct / count,
+                     or 1 - correct / count<suffix> where the eval step gives that count
+                     (several predictions per example: the digits of a sequence)
   anything else      summed per example; reported as its mean (e.g. `nll`)
 """
 
@@ -39,10 +41,11 @@ def summarize(sums: dict) -> dict:
   count = float(sums["count"])
   out = {}
   for k, v in sums.items():
-    if k == "count":
+    if k.startswith("count"):
       continue
     if k.startswith("correct"):
-      out["error" + k[len("correct"):]] = 1.0 - float(v) / count
+      suffix = k[len("correct"):]
+      out["error" + suffix] = 1.0 - float(v) / float(sums.get("count" + suffix, count))
     else:
       out[k] = float(v) / count
   return out

@@ -32,7 +32,8 @@ def entropy_weighted_reinforce_loss(
 
   Args:
     log_prob_t: [T] log pi(l_t).
-    reward: [] the episode's return R.
+    reward: [] the episode's return R, or [T] the return from each glimpse on (DRAM's
+      cumulative reward on sequences).
     baseline_t: [T] b_t.
     entropy_t: [T] H(x_t) from `glimpse.sensor.binary_patch_entropy`.
     lam: lambda.

@@ -1,0 +1,1 @@
+"""DRAM (Ba, Mnih, Kavukcuoglu, ICLR 2015) and the unified model on digit sequences."""
