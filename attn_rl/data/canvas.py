@@ -44,7 +44,7 @@ def random_ints(bits: np.ndarray, high: int) -> np.ndarray:
   return np.minimum((unit * high).astype(np.int64), high - 1)
 
 
-def _paste_max(canvas: np.ndarray, patch: np.ndarray, top: np.ndarray, left: np.ndarray):
+def paste_max(canvas: np.ndarray, patch: np.ndarray, top: np.ndarray, left: np.ndarray):
   """canvas[b, top_b:+h, left_b:+w] = max(canvas[...], patch[b]) for every b at once."""
   b, h, w = patch.shape
   rows = (top[:, None] + np.arange(h))[:, :, None]
@@ -98,8 +98,8 @@ def make_canvases(
     piece = pool[other[:, None, None], rows, cols]
     top = random_ints(d[:, 3], canvas_size - clutter_size + 1)
     left = random_ints(d[:, 4], canvas_size - clutter_size + 1)
-    _paste_max(canvas, piece, top, left)
+    paste_max(canvas, piece, top, left)
   top = random_ints(bits[:, 0], canvas_size - h + 1)
   left = random_ints(bits[:, 1], canvas_size - w + 1)
-  _paste_max(canvas, digits, top, left)
+  paste_max(canvas, digits, top, left)
   return canvas

@@ -158,7 +158,7 @@ def add_clutter(images: np.ndarray, pool: np.ndarray, bits: np.ndarray, num: int
     piece = crop(pool[other], cy, cx, size)
     top = canvas_lib.random_ints(d[:, 3], side - size + 1)
     left = canvas_lib.random_ints(d[:, 4], side - size + 1)
-    canvas_lib._paste_max(images, piece, top, left)  # noqa: SLF001 (the canvases' own paste)
+    canvas_lib.paste_max(images, piece, top, left)
 
 
 def multidigit(digits: digits_lib.Digits, index: np.ndarray, data_config, *, seed: int,
@@ -180,7 +180,7 @@ def multidigit(digits: digits_lib.Digits, index: np.ndarray, data_config, *, see
   row = np.zeros((b, 28 + 2 * jitter, 28 + hi * (n_max - 1)), np.uint8)
   for k in range(n_max):
     ink = digits.images[which[:, k]] * (k < length)[:, None, None].astype(np.uint8)
-    canvas_lib._paste_max(row, ink, drop[:, k], x[:, k])  # noqa: SLF001
+    canvas_lib.paste_max(row, ink, drop[:, k], x[:, k])
   boxes = expand_boxes(ink_boxes(row), d.box_expand)
   image = np.clip(np.rint(resample_boxes(row, boxes, d.canvas_size)), 0, 255).astype(np.uint8)
   k = 3 * n_max
@@ -211,8 +211,8 @@ def pairs(digits: digits_lib.Digits, index: np.ndarray, data_config, *, seed: in
   pick = np.where(apart.any(1), apart.argmax(1), 0)
   y1, x1 = ys[np.arange(b), pick], xs[np.arange(b), pick]
   image = np.zeros((b, d.canvas_size, d.canvas_size), np.uint8)
-  canvas_lib._paste_max(image, digits.images[index], y0, x0)  # noqa: SLF001
-  canvas_lib._paste_max(image, digits.images[other], y1, x1)  # noqa: SLF001
+  canvas_lib.paste_max(image, digits.images[index], y0, x0)
+  canvas_lib.paste_max(image, digits.images[other], y1, x1)
   if d.num_clutter:
     add_clutter(image, digits.images, bits[:, 3 + 2 * tries:], d.num_clutter, d.clutter_size,
                 index)
