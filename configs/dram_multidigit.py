@@ -8,9 +8,10 @@ digits from MNIST (data/sequences.py).
 Run:
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
     python -m attn_rl.main --config=configs/dram_multidigit.py --workdir=runs/dram_multidigit
-Arms (comma-combinable with `cpu` and `quicktest`): `nocontext` (DRAM without its context
+Arms (comma-combinable with `cpu`, `tanh` and `quicktest`): `nocontext` (DRAM without its context
 network), `entropy` (the unified model's entropy-weighted REINFORCE), `full` (entropy and
-context constraints), `cnn` (the Goodfellow-style CNN baseline, method seq_cnn).
+context constraints), `cnn` (the Goodfellow-style CNN baseline, method seq_cnn). `tanh`
+bounds the location mean by tanh (a departure from the papers' linear emission network).
 Quick check (seconds): --config=configs/dram_multidigit.py:quicktest
 `cpu`: the budget measured on the project's 2-core CPU machine (methods/dram/config.py:
 apply_cpu; 3 seeds in one process).

@@ -20,6 +20,7 @@ from attn_rl.methods.dram import cnn, losses, steps
 from attn_rl.methods.dram import config as dram_config
 from attn_rl.methods.dram import method as dram_method
 from attn_rl.methods.dram.model import DRAM
+from attn_rl.rl import policy_gradient
 from tests.helpers import ROOT, load_config
 
 E = sequences.END
@@ -69,6 +70,17 @@ def test_sequence_return_kinds():
       losses.sequence_return(wrong, label, valid, 2, "sequence"), [0] * 6)
   with pytest.raises(ValueError, match="rl.reward"):
     losses.sequence_return(wrong, label, valid, 2, "episode")
+
+
+def test_reinforce_with_per_glimpse_returns_by_hand():
+  """d/d log pi_t of the surrogate is -(G_t - b_t) w_t; the baseline regresses on G_t."""
+  g = jax.grad(policy_gradient.weighted_reinforce_loss)(
+      jnp.array([0.3, -0.2]), jnp.array([2.0, 1.0]), jnp.array([0.5, 0.5]),
+      jnp.array([1.0, 2.0]))
+  np.testing.assert_allclose(g, [-1.5, -1.0])
+  np.testing.assert_allclose(
+      policy_gradient.baseline_loss(jnp.array([0.5, 0.5]), jnp.array([2.0, 1.0])),
+      (1.5 ** 2 + 0.5 ** 2) / 2)
 
 
 def test_sequence_loss_sums_the_valid_positions():

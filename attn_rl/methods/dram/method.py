@@ -33,13 +33,14 @@ def init_state(config, model: DRAM, key, image_shape):
 
 
 def label_text(labels) -> str:
-  """'2 6 2 end' from a label row (END-padded), up to and with its first END."""
+  """'262.' from a label row (END-padded): the digits up to the first END, which shows as
+  '.'."""
   out = []
   for v in np.asarray(labels).tolist():
-    out.append("end" if v == sequences.END else str(v))
+    out.append("." if v == sequences.END else str(v))
     if v == sequences.END:
       break
-  return " ".join(out)
+  return "".join(out)
 
 
 def save_pictures(config, out, images, labels, prefix, step) -> list[str]:
@@ -54,7 +55,7 @@ def save_pictures(config, out, images, labels, prefix, step) -> list[str]:
     for t in range(len(locations)):
       said = label_text(pred[i, :(t + 1) // k]) if t + 1 >= k else ""
       frames.append(pictures.draw_trajectory(
-          images[i], locations, upto=t, caption=f"label {label_text(labels[i])} | {said}",
+          images[i], locations, upto=t, caption=f"{label_text(labels[i])} | {said}",
           **kw))
     paths += pictures.save_png_and_gif(f"{prefix}_{i}", frames[-1], frames)
   del step
