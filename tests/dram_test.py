@@ -19,6 +19,7 @@ from attn_rl.data import sequences
 from attn_rl.methods.dram import cnn, losses, steps
 from attn_rl.methods.dram import config as dram_config
 from attn_rl.methods.dram import method as dram_method
+from attn_rl.methods.dram import model as model_lib
 from attn_rl.methods.dram.model import DRAM
 from attn_rl.rl import policy_gradient
 from tests.helpers import ROOT, load_config
@@ -170,6 +171,22 @@ def test_the_context_network_chooses_the_first_location_from_the_image():
     # blanks every glimpse vector.)
     drawn = model.unroll(params, batch["image"], jax.random.key(0))
     assert not np.allclose(drawn.locations[-1], drawn.locations[-1][0])
+
+
+def test_the_scan_control_reads_one_raster_without_noise_or_policy_gradient():
+  config, model, params, batch = _setup("scan,quicktest")
+  raster = np.asarray(model_lib.scan_locations(model.num_glimpses))
+  assert raster[0, 1] < raster[-1, 1] and np.all(np.diff(raster[:, 1]) > 0)
+  np.testing.assert_array_equal(raster[:, 0], 0.0)
+  for key in (jax.random.key(0), jax.random.key(1)):
+    out = model.unroll(params, batch["image"], key)
+    np.testing.assert_array_equal(out.locations,
+                                  np.broadcast_to(raster[:, None], out.locations.shape))
+    np.testing.assert_array_equal(out.log_probs, 0.0)
+  grads = _grads_of_each_term(config, model, params, batch)
+  assert not _moved(grads["reinforce"])
+  assert {c for c in grads["classification"] if _moved(grads["classification"][c])} == {
+      "glimpse", "lower", "classify"}
 
 
 def test_no_derivative_of_the_labels_reaches_the_emission_pathway():

@@ -11,6 +11,8 @@ ICLR 2015, Sec. 3), as a pure unroll over Linen networks.
              it initialises the upper LSTM only, so l_1 = emission(context) is chosen from a
              coarse look at the whole image
   emission   mean of l_{n+1} = Linear(r2_n); l ~ N(mean, sigma^2 I)
+             (`policy='scan'`, a control: l_n on a fixed left-to-right raster, no noise,
+             log pi = 0 so REINFORCE is zero; see `scan_locations`)
   classify   label logits (10 digits and END) from r1 after every k-th glimpse
   baseline   b_n = Linear(stop_gradient(r2_{n-1})), the REINFORCE baseline of l_n
 
@@ -109,6 +111,13 @@ def with_channels(images):
   return images[..., None] if images.ndim == 3 else images
 
 
+def scan_locations(num_glimpses: int, extent: float = 0.8) -> jax.Array:
+  """[N, 2] (y, x): the 'scan' control's raster, x from -extent to extent in equal steps on the
+  middle row, the same for every image (digit rows are centred in the crops)."""
+  x = jnp.linspace(-extent, extent, num_glimpses)
+  return jnp.stack([jnp.zeros_like(x), x], -1)
+
+
 class DRAM:
   """The networks and the episode; pure functions of {component: params}."""
 
@@ -123,6 +132,7 @@ class DRAM:
     self.sensor, self.context_size = m.sensor, m.context_size
     self.use_context, self.entropy, self.constraint = m.context, u.entropy, u.context
     self.entropy_threshold = u.entropy_threshold
+    self.scan = m.policy == "scan"
     self.scan_unroll = True if m.unroll else 1
     self.nets = {
         "glimpse": GlimpseNetwork(tuple(m.conv_channels), tuple(m.conv_kernels),
@@ -184,7 +194,7 @@ class DRAM:
     with jax.named_scope("sensor"):
       sensor = sensor_lib.make_sensor(images, sensor=self.sensor, glimpse_size=self.glimpse_size,
                                       num_scales=self.num_scales)
-    if deterministic:
+    if deterministic or self.scan:
       noise = jnp.zeros((n, batch, 2))
     elif key.ndim:  # One key per episode.
       noise = jax.vmap(lambda k: jax.random.normal(k, (n, 2)))(key).transpose(1, 0, 2)
@@ -194,13 +204,17 @@ class DRAM:
     upper0 = self.apply(params, "context", self.coarse(images)) if self.use_context else (
         zeros, zeros)
 
-    def step(carry, eps):
-      lower, upper = carry
+    def step(carry, xs):
+      (lower, upper), (eps, raster) = carry, xs
       r2 = upper[1]
       mean = self.apply(params, "emission", r2)
-      # The sample is an action, not a differentiable function of the policy: cut it.
-      loc = jax.lax.stop_gradient(mean + self.loc_std * eps)
-      log_prob = distributions.gaussian_log_prob(loc, mean, self.loc_std)
+      if self.scan:
+        loc = jnp.broadcast_to(raster, (batch, 2))
+        log_prob = jnp.zeros((batch,))
+      else:
+        # The sample is an action, not a differentiable function of the policy: cut it.
+        loc = jax.lax.stop_gradient(mean + self.loc_std * eps)
+        log_prob = distributions.gaussian_log_prob(loc, mean, self.loc_std)
       # The baseline's squared error must train the baseline alone.
       baseline = self.apply(params, "baseline", jax.lax.stop_gradient(r2))
       loc_in = jnp.clip(loc, -1.0, 1.0)
@@ -218,7 +232,7 @@ class DRAM:
       return (lower, upper), out
 
     init = ((zeros, zeros), upper0)
-    _, out = jax.lax.scan(step, init, noise, unroll=self.scan_unroll)
+    _, out = jax.lax.scan(step, init, (noise, scan_locations(n)), unroll=self.scan_unroll)
     r1 = out["r1"]  # [N, B, D]
     emitted = r1[self.k - 1::self.k]  # [S, B, D] after every k-th glimpse.
     logits = self.apply(params, "classify", emitted)
