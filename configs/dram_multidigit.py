@@ -11,7 +11,8 @@ Run:
 Arms (comma-combinable with `cpu`, `tanh` and `quicktest`): `nocontext` (DRAM without its context
 network), `entropy` (the unified model's entropy-weighted REINFORCE), `full` (entropy and
 context constraints), `cnn` (the Goodfellow-style CNN baseline, method seq_cnn). `tanh`
-bounds the location mean by tanh (a departure from the papers' linear emission network).
+bounds the location mean by tanh (a departure from the papers' linear emission network);
+`scan` is a control without RL (every episode reads one fixed left-to-right raster).
 Quick check (seconds): --config=configs/dram_multidigit.py:quicktest
 `cpu`: the budget measured on the project's 2-core CPU machine (methods/dram/config.py:
 apply_cpu; 3 seeds in one process).

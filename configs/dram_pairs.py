@@ -7,7 +7,8 @@ Two labels, no END: 6 glimpses, 3 per digit.
 Run:
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets \
     python -m attn_rl.main --config=configs/dram_pairs.py --workdir=runs/dram_pairs
-Arms: `nocontext`, `entropy`, `full`, `cnn` (as configs/dram_multidigit.py), with `cpu` and
+Arms: `nocontext`, `entropy`, `full`, `cnn`, the `scan` control (as configs/dram_multidigit.py;
+its middle-row raster suits rows of digits, not pairs at random places), with `cpu` and
 `quicktest`.
 Expected: see docs/dram.md.
 """

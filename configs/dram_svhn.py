@@ -6,7 +6,7 @@ as their tarballs unpack:
   python -m attn_rl.tools.prepare_svhn --root=<svhn> --out=<prepared>
   python -m attn_rl.main --config=configs/dram_svhn.py --config.data.root=<prepared> \
     --workdir=runs/dram_svhn
-Arms: `nocontext`, `entropy`, `full`, `cnn` (as configs/dram_multidigit.py).
+Arms: `nocontext`, `entropy`, `full`, `cnn`, the `scan` control (as configs/dram_multidigit.py).
 Paper: DRAM 5.1%, entropy 4.58%, entropy + context 4.03%, 11-layer CNN 3.96%.
 Quick check: --config=configs/dram_svhn.py:quicktest runs the same model on multi-digit
 MNIST stand-ins of the same size (no SVHN files needed); the reader and the crop are tested

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from attn_rl.core import provenance
+from attn_rl.methods.dram import paper as dram_paper
 from attn_rl.methods.dreal import paper as dreal_paper
 from attn_rl.methods.ram import paper as ram_paper
 from attn_rl.methods.topdown import paper as topdown_paper
@@ -146,6 +147,31 @@ def test_dreal_table_pairs_vanilla_and_critics(tmp_path):
       ["| CBAM", "yes"], ["| SE", "no (vanilla)"], ["| SE", "yes"]]
   assert "| 2000 | 6.00% |" in lines[1]
   assert "d_se" not in ram_paper.table(report.summarize(records))
+
+
+def test_dram_table_names_each_arm_and_its_policy(tmp_path):
+  def config(method="dram", policy="learned", scale=1.0, std=0.1, entropy=False):
+    return {"method": method, "seed": 0, "train": {"num_steps": 4000},
+            "data": {"dataset": "mnist_pairs"},
+            "model": {"context": True, "location_mean": "linear", "policy": policy,
+                      "loc_std": std},
+            "optim": {"learning_rate": 3e-3, "location_lr_scale": scale},
+            "unified": {"entropy": entropy, "context": False}}
+
+  runs = (("p_dram_old_s0", config()), ("p_dram_s0", config(scale=0.1, std=0.15)),
+          ("p_ent_s0", config(scale=0.1, std=0.15, entropy=True)),
+          ("p_scan_s0", config(policy="scan")), ("p_cnn_s0", {"method": "seq_cnn", "seed": 0,
+           "train": {"num_steps": 4000}, "data": {"dataset": "mnist_pairs"}}))
+  records = [report.collect_run(_fake_run(tmp_path, name, 0.5, 0.5, [(10, 0.5)], c,
+                                          error_digit=0.3, error_det=0.4))
+             for name, c in runs]
+  lines = dram_paper.table(report.summarize(records)).splitlines()[2:]
+  assert [line.split(" | ")[1:3] for line in lines] == [
+      ["CNN (Goodfellow-style)", ""], ["fixed raster, no RL (control)", "none"],
+      ["DRAM", "rate 3e-03, σ 0.1"], ["DRAM", "rate 3e-04, σ 0.15"],
+      ["unified (entropy)", "rate 3e-04, σ 0.15"]]
+  # The paper's DRAM number stands beside both DRAM rows, none beside the control.
+  assert "| 5.00% |" in lines[2] and "| 5.00% |" in lines[3] and "5.00%" not in lines[1]
 
 
 def test_a_multi_seed_workdir_collects_one_run_per_seed_marked(tmp_path):

@@ -23,8 +23,10 @@ def wall_text(r: dict) -> str:
   return f"{r['wall_minutes_median']:.0f} min{note}"
 
 
-def run_links(r: dict) -> str:
-  return ", ".join(f"[{n}](results/{n}/run.json)" for n in r["runs"])
+def run_links(r: dict, *, short: bool = False) -> str:
+  """Links to each run's run.json, named by the run (`short`: by its seed, s0, s1, ...)."""
+  return ", ".join(f"[{f's{seed}' if short else n}](results/{n}/run.json)"
+                   for n, seed in zip(r["runs"], r["seeds"], strict=True))
 
 
 def percent(x: float | None) -> str:

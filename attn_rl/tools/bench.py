@@ -44,7 +44,7 @@ from attn_rl.core import method as method_lib
 from attn_rl.core import parallel, provenance
 from attn_rl.data import digits as digits_lib
 from attn_rl.data import pipeline
-from attn_rl.tools import op_profile
+from attn_rl.tools import costs, op_profile
 
 _OUT = flags.DEFINE_string("out", "benchmarks/ram_throughput.json", "Output JSON path.")
 _BATCHES = flags.DEFINE_list("batch_sizes", ["128", "512"], "Global batch sizes.")
@@ -98,12 +98,6 @@ def matmul_peak(n=2048, repeats=10) -> float:
   return 2 * n**3 / statistics.median(times)
 
 
-def _compiled_flops(compiled) -> float:
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, list | tuple) else cost
-  return float(cost.get("flops", float("nan"))) if cost else float("nan")
-
-
 class Variant:
   """One (config, batch) compiled and ready to time; `run(steps)` returns images/s."""
 
@@ -136,7 +130,7 @@ class Variant:
     unrolled.agent.scan_unroll = True
     counted = jax.jit(method.make_train_step(config, unrolled), **shardings)
     # The cost analysis of a sharded program is per device.
-    self.flops = mesh.size * _compiled_flops(
+    self.flops = mesh.size * costs.compiled_flops(
         counted.lower(self.state, self.device_batches[0], self.key).compile())
     for b in self.device_batches[:2]:  # Compile and warm up.
       self.state, m = self.step(self.state, b, self.key)

@@ -27,6 +27,7 @@ from absl import app, flags
 from attn_rl.core import method as method_lib
 from attn_rl.core import provenance
 from attn_rl.data import pipeline, sequences
+from attn_rl.tools import costs
 
 _OUT = flags.DEFINE_string("out", "benchmarks/dram_cpu.json", "Output JSON path.")
 _CONFIG = flags.DEFINE_string("config", "dram_multidigit", "Config module in configs/.")
@@ -47,13 +48,6 @@ def load(arm: str):
   return c
 
 
-def compiled_flops(compiled) -> float:
-  """XLA's FLOP count of a compiled program (NaN where the backend gives none)."""
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, list | tuple) else cost
-  return float(cost.get("flops", float("nan"))) if cost else float("nan")
-
-
 class Arm:
   def __init__(self, arm: str):
     self.name = arm or "dram"
@@ -68,10 +62,10 @@ class Arm:
     self.step = jax.jit(method.make_train_step(config, model), donate_argnums=(0,))
     self.key = jax.random.key(1)
     compiled = self.step.lower(self.state, self.batch, self.key).compile()
-    self.train_flops = compiled_flops(compiled) / _BATCH.value
+    self.train_flops = costs.compiled_flops(compiled) / _BATCH.value
     predict = jax.jit(method.make_predict(model))
     params = method.inference_params(self.state)
-    self.forward_flops = compiled_flops(
+    self.forward_flops = costs.compiled_flops(
         predict.lower(params, self.batch["image"], self.key).compile()) / _BATCH.value
     self.params = sum(x.size for x in jax.tree.leaves(params))
     m = config.model

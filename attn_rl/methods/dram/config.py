@@ -49,8 +49,8 @@ def model_group() -> ml_collections.ConfigDict:
   m.context_size = 32
   # Filters of the context network's three conv layers, each followed by 2x2 max-pooling (ours).
   m.context_channels = [16, 32, 64]
-  # Fixed standard deviation of the Gaussian location policy (ours: RAM's).
-  m.loc_std = 0.1
+  # Fixed standard deviation of the Gaussian location policy ("Where to look": sigma = 0.15).
+  m.loc_std = 0.15
   # Location mean: 'linear' (RAM's emission network) or 'tanh'.
   m.location_mean = "linear"
   # 'learned': the Gaussian policy of the emission network. 'scan': a control without RL, every
@@ -211,13 +211,12 @@ def apply_cpu(c: ml_collections.ConfigDict) -> None:
   2,000 test sequences (docs/dram.md)."""
   # DRAM's rate: 3e-3 reached 91.2% validation sequence error after 500 steps against 95.2%
   # at 1e-3 (one seed each, 500 validation sequences, 2026-12-05). The CNN keeps 1e-3.
-  # The policy learns at a tenth of it (3e-4, the rate of "Where to look") with its location
-  # noise sigma = 0.15: at 3e-3 and sigma = 0.1 the first cpu runs' policies left the image
-  # (68.2% against 91.6% validation sequence error at step 2,000, one seed each; docs/dram.md).
+  # The policy learns at a tenth of it (3e-4, the rate of "Where to look"), with sigma = 0.15:
+  # at 3e-3 and sigma = 0.1 the first cpu runs' policies left the image (68.2% against 91.6%
+  # validation sequence error at step 2,000, one seed each; docs/dram.md).
   if c.method == "dram":
     c.optim.learning_rate = 3e-3
     c.optim.location_lr_scale = 0.1
-    c.model.loc_std = 0.15
   c.train.num_steps = 4000
   c.data.limit_eval = 2000
   if c.method == "seq_cnn":

@@ -26,14 +26,17 @@ PAPER_ERRORS = {
 }
 ARM_NAMES = {"dram": "DRAM", "nocontext": "DRAM without context",
              "entropy": "unified (entropy)", "full": "unified (entropy + context)",
-             "context": "unified (context only)", "cnn": "CNN (Goodfellow-style)"}
-_ORDER = ("cnn", "nocontext", "dram", "entropy", "context", "full")
+             "context": "unified (context only)", "cnn": "CNN (Goodfellow-style)",
+             "scan": "fixed raster, no RL (control)"}
+_ORDER = ("cnn", "scan", "nocontext", "dram", "entropy", "context", "full")
 
 
 def arm(values: dict) -> str:
   """The comparison arm of a run's config."""
   if values["method"] == "seq_cnn":
     return "cnn"
+  if values["model"].get("policy", "learned") == "scan":
+    return "scan"
   unified = values["unified"]
   if unified["entropy"]:
     return "full" if unified["context"] else "entropy"
@@ -48,8 +51,18 @@ def fields(values: dict) -> dict:
   # The bounded location mean departs from the papers: no paper number beside it.
   tanh = values["method"] == "dram" and values["model"]["location_mean"] == "tanh"
   paper = None if tanh else PAPER_ERRORS.get((dataset, name))
-  return {"dataset": dataset, "arm": name, "tanh": tanh,
+  return {"dataset": dataset, "arm": name, "tanh": tanh, "policy": policy(values, name),
           "paper_error": paper[0] if paper else None}
+
+
+def policy(values: dict, name: str) -> str:
+  """How the locations were learned: the policy's learning rate and sigma ('' for the CNN)."""
+  if name == "cnn":
+    return ""
+  if name == "scan":
+    return "none"
+  o, m = values["optim"], values["model"]
+  return f"rate {o['learning_rate'] * o.get('location_lr_scale', 1.0):.0e}, σ {m['loc_std']:g}"
 
 
 def _cell(r: dict, key: str) -> str:
@@ -63,17 +76,19 @@ def _cell(r: dict, key: str) -> str:
 
 def table(rows: list[dict]) -> str:
   """Per sequence task and arm: whole-sequence and per-digit test error over seeds."""
-  lines = ["| task | model | seeds | steps | sequence error | M=1 | deterministic | digit error "
-           "| paper | wall (median) | runs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+  lines = ["| task | model | policy | seeds | steps | sequence error | M=1 | deterministic "
+           "| digit error | paper | wall (median) | runs |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
   ours = sorted((r for r in rows if r["method"] in ("dram", "seq_cnn")),
-                key=lambda r: (r["dataset"], r["tanh"], _ORDER.index(r["arm"]),
-                               r["num_steps"] or 0))
+                key=lambda r: (r["dataset"], r["tanh"], r.get("policy", ""),
+                               _ORDER.index(r["arm"]), r["num_steps"] or 0))
   for r in ours:
     m = f" (M={r['eval_rollouts']})" if r["eval_rollouts"] else ""
+    runs = tables.run_links(r, short=True)
     lines.append(
         f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{', tanh mean' if r['tanh'] else ''} | "
-        f"{len(r['seeds'])} | {r['num_steps']} | "
+        f"{r.get('policy', '')} | {len(r['seeds'])} | {r['num_steps']} | "
         f"{tables.error_text(r)}{m} | {tables.percent(r['test_error_m1_mean'])} | "
         f"{tables.percent(r.get('test_error_det_mean'))} | {_cell(r, 'error_digit')} | "
-        f"{tables.percent(r['paper_error'])} | {tables.wall_text(r)} | {tables.run_links(r)} |")
+        f"{tables.percent(r['paper_error'])} | {tables.wall_text(r)} | {runs} |")
   return "\n".join(lines)
