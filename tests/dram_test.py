@@ -209,11 +209,12 @@ def test_train_step_learns_a_batch_and_traces_once():
                                  sequences.image_shape(config.data))
   chex.clear_trace_counter()
   step = jax.jit(chex.assert_max_traces(steps.make_train_step(config, model), n=1))
-  first = None
-  for _ in range(30):
+  losses_seen = []
+  for _ in range(60):
     state, metrics = step(state, batch, jax.random.key(0))
-    first = first if first is not None else float(metrics["loss/classification"])
-  assert float(metrics["loss/classification"]) < 0.8 * first
+    losses_seen.append(float(metrics["loss/classification"]))
+  # Each step draws new locations: compare the last ten steps' mean, not one noisy step.
+  assert np.mean(losses_seen[-10:]) < 0.85 * losses_seen[0]
 
 
 # ---------------------------------------------------------------------------------------------
