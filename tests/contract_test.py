@@ -22,7 +22,7 @@ import pytest
 
 from attn_rl.core import evaluators, loop, parallel
 from attn_rl.core import method as method_lib
-from attn_rl.data import pipeline, sequences
+from attn_rl.data import pipeline, sequences, video
 from tests.helpers import ROOT, load_config, read_metrics
 
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
@@ -33,7 +33,8 @@ STEP_CONFIGS = {"ram": ("ram_clutter.py", "quicktest"),
                 "dreal": ("dreal_clutter.py", "cbam,quicktest"),
                 "reid": ("reid_digits.py", "quicktest"),
                 "dram": ("dram_multidigit.py", "full,quicktest"),
-                "seq_cnn": ("dram_multidigit.py", "cnn,quicktest")}
+                "seq_cnn": ("dram_multidigit.py", "cnn,quicktest"),
+                "video": ("video_moving_mnist.py", "quicktest")}
 
 
 def test_every_method_has_a_step_config():
@@ -45,7 +46,7 @@ def setup(name, batch=16):
   path, arg = STEP_CONFIGS[name]
   config = load_config(os.path.join(ROOT, "configs", path), arg,
                        **{"optim.schedule": "constant"})
-  method = method_lib.get(name)
+  method = method_lib.get(name).for_config(config)
   method.validate(config)
   model = method.make_model(config, pipeline.num_classes(config.data))
   shape = pipeline.image_shape(config.data)
@@ -56,6 +57,9 @@ def setup(name, batch=16):
   if config.data.dataset in sequences.DATASETS:  # Label sequences and their lengths.
     fetch, _ = sequences.make_fetch(config.data, "train", seed=0)
     data = jax.tree.map(jnp.asarray, fetch(np.arange(batch), 0))
+  if config.data.dataset == video.DATASET:  # Clips of feature cubes and their videos.
+    clips, _ = video.make_batches(config.data, "train", seed=0, global_batch=batch)
+    data = jax.tree.map(jnp.asarray, clips(0))
   return config, method, model, state, data
 
 
@@ -134,6 +138,8 @@ def test_eval_step_outputs_are_masked_and_give_the_selection_metric(name):
   if method.evaluator == "classification":
     assert float(out["count"]) == 5.0 and 0 <= float(out["correct"]) <= 5
     assert 0.0 <= summary["error"] <= 1.0
+  elif method.evaluator == "video":  # The 5 real clips, each scored and its video too.
+    assert summary["num_clips"] == 5.0 and 0.0 <= summary["error"] <= 1.0
   else:  # Retrieval: only the 5 real examples are ranked (2 queries, 3 gallery items).
     assert (summary["num_query"], summary["num_gallery"]) == (2, 3)
     assert 0.0 <= summary["map"] <= 1.0
@@ -165,7 +171,7 @@ def test_a_score_does_not_depend_on_the_eval_batch_size(name):
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_quicktest_trains_checkpoints_and_resumes(path, tmp_path):
   config = load_config(path)
-  method = method_lib.get(config.method)
+  method = method_lib.get(config.method).for_config(config)
   metric = method.selection_metric
   straight = str(tmp_path / "straight")
   results = loop.train_and_evaluate(config, straight)

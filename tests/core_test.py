@@ -170,5 +170,5 @@ def test_registry_loads_every_method_under_its_name():
     assert method.selection_mode in ("min", "max")
   with pytest.raises(ValueError,
                      match="config.method='nope' is not one of dram, dreal, ram, reid, seq_cnn, "
-                           "topdown"):
+                           "topdown, video"):
     method_lib.get("nope")

@@ -48,6 +48,7 @@ class Trace(NamedTuple):
   reduced: list  # [L] of tuples of [B, D]: the feature map reduced to the map's shape
   features: jax.Array | None = None  # [B, C]: the global average pool, before the neck
   embedding: jax.Array | None = None  # [B, C]: after the neck (= features without one)
+  feature_map: jax.Array | None = None  # [B, h, w, C]: the last block's output (pooled above)
 
 
 class ResNet(nn.Module):
@@ -113,13 +114,13 @@ class ResNet(nn.Module):
     features = jnp.mean(x, axis=(1, 2))
     if self.neck == "none":
       logits = nn.Dense(self.num_classes, name="head")(features)
-      return logits, trace._replace(features=features, embedding=features)
+      return logits, trace._replace(features=features, embedding=features, feature_map=x)
     if self.neck != "bnneck":
       raise ValueError(f"model.neck must be 'none' or 'bnneck', got {self.neck!r}")
     embedding = self._bn(train, "neck_bn", use_bias=False)(features)
     logits = nn.Dense(self.num_classes, use_bias=False, name="head",
                       kernel_init=nn.initializers.normal(0.001))(embedding)
-    return logits, trace._replace(features=features, embedding=embedding)
+    return logits, trace._replace(features=features, embedding=embedding, feature_map=x)
 
   def _stem(self, images, train):
     x = images[..., None] if images.ndim == 3 else images

@@ -151,7 +151,7 @@ def train_and_evaluate(config, workdir: str, *, max_steps_this_run: int | None =
   `seed + k` writes (its own metrics, validation-selected checkpoint and test score), and
   the results are {'seeds': [each seed's results], 'finished', 'stopped', 'step'}.
   """
-  method = method_lib.get(config.method)
+  method = method_lib.get(config.method).for_config(config)
   method.validate(config)
   if max_steps_this_run is not None and max_steps_this_run < 1:
     raise ValueError(f"--max_steps_this_run={max_steps_this_run} must be at least 1 (leave it "

@@ -21,6 +21,7 @@ REGISTRY = {
     "reid": "attn_rl.methods.reid.method",
     "dram": "attn_rl.methods.dram.method",
     "seq_cnn": "attn_rl.methods.dram.cnn_method",
+    "video": "attn_rl.methods.video.method",
 }
 
 
@@ -68,10 +69,20 @@ class Method:
   retired_keys: tuple[str, ...] = ()
   # Module with the method's paper rows and results table (tools/report.py), or None.
   report: str | None = None
+  # config -> (selection_metric, selection_mode) where the config decides (videos: error for
+  # one label, mAP for label sets); None: the fields above for every config.
+  select: Callable[[Any], tuple[str, str]] | None = None
 
   def __post_init__(self):
     if self.selection_mode not in ("min", "max"):
       raise ValueError(f"selection_mode must be 'min' or 'max', got {self.selection_mode!r}.")
+
+  def for_config(self, config) -> Method:
+    """The record with the selection metric and direction of this config (`select`)."""
+    if self.select is None:
+      return self
+    metric, mode = self.select(config)
+    return dataclasses.replace(self, selection_metric=metric, selection_mode=mode)
 
   def worst(self) -> float:
     """The best value before any validation: every finite value beats it."""

@@ -219,3 +219,66 @@ def validate_sequences(c: ml_collections.ConfigDict) -> None:
     raise ValueError(f"data.spacing={d.spacing} must be [min, max] with 0 < min <= max.")
   if d.num_clutter and not 0 < d.clutter_size <= 28:
     raise ValueError(f"data.clutter_size={d.clutter_size} must be in [1, 28].")
+
+
+# Videos as feature cubes (data/video.py).
+VIDEO_DATASET = "video_cubes"
+VIDEO_LAYOUTS = ("folder", "kracwarlock", "synthetic")
+
+
+def video() -> ml_collections.ConfigDict:
+  """The data group of videos as feature cubes (data/video.py)."""
+  d = ml_collections.ConfigDict()
+  # Always 'video_cubes' (the pipeline's switch); `layout` says how they are stored.
+  d.dataset = VIDEO_DATASET
+  # 'folder' (ours: tools/extract_cubes.py), 'kracwarlock' (Sharma et al.'s HDF5 files) or
+  # 'synthetic' (a learnable stand-in made in memory: tests and quicktests).
+  d.layout = "folder"
+  # The cube folder (train/, validation/, test/) or the folder of kracwarlock's files.
+  d.root = ""
+  # Whether videos have label sets (scored by mAP) rather than one class each.
+  d.multilabel = False
+  # kracwarlock, single label: the class count (HMDB-51: 51); None elsewhere (the files say).
+  d.num_classes = ml_collections.config_dict.placeholder(int)
+  # kracwarlock: side K of the cube each feature row unflattens to (inception_5b: 7).
+  d.grid = 7
+  # kracwarlock: 'F' for files written by MATLAB (the released ones), 'C' for NumPy's order.
+  d.order = "F"
+  # 'files': read the layout's validation split; 'carve': hold out `num_validation` training
+  # videos by a fixed permutation (HMDB-51 has no validation split).
+  d.validation = "files"
+  # Training videos held out as validation when validation='carve'.
+  d.num_validation = 300
+  # Frames per clip T (Sharma et al. and the REINFORCE paper: 30; Moving MNIST: 20).
+  d.clip_frames = 30
+  # Frames between the starts of consecutive clips of a video.
+  d.clip_stride = 1
+  # A clip reads every this many frames (kracwarlock: 30 / fps).
+  d.frame_skip = 1
+  # If set, use only the first N training videos.
+  d.limit_train = ml_collections.config_dict.placeholder(int)
+  # If set, use only the first N validation and test videos.
+  d.limit_eval = ml_collections.config_dict.placeholder(int)
+  # Keep the evaluation batches in memory after the first evaluation (small splits only).
+  d.cache_eval = False
+  # Batches prepared ahead of the device step.
+  d.prefetch = 4
+  return d
+
+
+def validate_video(c: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the key, the value and the fix for a video data group."""
+  d = c.data
+  config_lib.one_of(d.dataset, (VIDEO_DATASET,), "data.dataset")
+  config_lib.one_of(d.layout, VIDEO_LAYOUTS, "data.layout")
+  config_lib.one_of(d.validation, ("files", "carve"), "data.validation")
+  config_lib.one_of(d.order, ("F", "C"), "data.order")
+  config_lib.positive(c, "data.clip_frames", "data.clip_stride", "data.frame_skip", "data.grid")
+  if d.layout != "synthetic" and not d.root:
+    raise ValueError("data.root is empty: point it at the cube folder (python -m "
+                     "attn_rl.tools.extract_cubes writes one) or at kracwarlock's files.")
+  if d.validation == "carve":
+    config_lib.positive(c, "data.num_validation")
+  if d.layout == "kracwarlock" and not d.multilabel and d.num_classes is None:
+    raise ValueError("data.layout='kracwarlock' with single labels: set data.num_classes "
+                     "(HMDB-51: 51).")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_rl.data import batching, images, reid, sequences, splits
+from attn_rl.data import batching, images, reid, sequences, splits, video
 from attn_rl.data import canvas as canvas_lib
 from attn_rl.data import digits as digits_lib
 
@@ -20,7 +20,9 @@ EVAL_SEED = 2014
 
 
 def image_shape(data_config) -> tuple[int, ...]:
-  """Shape of one image as the model sees it (no batch axis)."""
+  """Shape of one image as the model sees it (no batch axis; videos: one clip's cubes)."""
+  if data_config.dataset == video.DATASET:
+    return video.cube_shape(data_config)
   if data_config.dataset in reid.DATASETS:
     return reid.image_shape(data_config)
   if data_config.dataset in sequences.DATASETS:
@@ -32,7 +34,9 @@ def image_shape(data_config) -> tuple[int, ...]:
 
 def num_classes(data_config) -> int:
   """Classes of the configured dataset (MNIST's 10 for digit canvases; re-ID: the training
-  identities; digit sequences: 10 digits and the end label)."""
+  identities; digit sequences: 10 digits and the end label; videos: as their files say)."""
+  if data_config.dataset == video.DATASET:
+    return video.num_classes(data_config)
   if data_config.dataset in reid.DATASETS:
     return reid.num_classes(data_config)
   if data_config.dataset in sequences.DATASETS:
@@ -74,6 +78,8 @@ def make_batches(data_config, split: str, *, seed: int | Sequence[int], global_b
     return reid.make_batches(data_config, split, seed=seed, **proc)
   if data_config.dataset in sequences.DATASETS:  # Label sequences: [B, S] and their lengths.
     return sequences.make_batches(data_config, split, seed=seed, **proc)
+  if data_config.dataset == video.DATASET:  # Clips of feature cubes, with their video.
+    return video.make_batches(data_config, split, seed=seed, **proc)
   seeds = [seed] if isinstance(seed, int) else list(seed)
   stack = (lambda per_seed: per_seed[0]) if isinstance(seed, int) else batching.SeedStack
   if data_config.dataset in images.DATASETS:
