@@ -354,3 +354,31 @@ def test_extract_cubes_writes_moving_mnist_through_a_trained_resnet(tmp_path):
   meta = json.load(open(os.path.join(out, "validation", "meta.json")))
   assert meta["moving_mnist"]["mode"] == "single" and meta["cnn_workdir"] == cnn
   assert float(np.abs(np.asarray(v.frames[:4], np.float32)).sum()) > 0
+
+
+def test_the_hmdb51_config_trains_on_kracwarlock_files_with_a_carved_validation(tmp_path):
+  """configs/video_hmdb51.py end to end on a fixture in the released layout (MATLAB order):
+  training videos are carved into train and validation, the test file is scored once."""
+  rng = np.random.default_rng(1)
+  for split, num in (("train", 16), ("test", 5)):
+    labels = rng.integers(0, 3, num)
+    cubes = [rng.normal(size=(int(n), 2, 2, 3)).astype(np.float32) + labels[i]
+             for i, n in enumerate(rng.integers(3, 9, num))]
+    _write_kracwarlock(tmp_path, split, cubes, labels.tolist(), "F")
+  config = load_config(os.path.join(ROOT, "configs", "video_hmdb51.py"), None)
+  with config.unlocked():
+    overrides = {"data.root": str(tmp_path), "data.grid": 2, "data.num_classes": 3,
+                 "data.num_validation": 4, "data.clip_frames": 4, "data.clip_stride": 2,
+                 "model.lstm_layers": 1, "model.lstm_hidden": 8, "model.classifier_hidden": 8,
+                 "model.glimpses": 2, "train.batch_size": 8, "train.num_steps": 4,
+                 "eval.every_steps": 2, "ckpt.every_steps": 2, "eval.batch_size": 8,
+                 "eval.num_pictures": 1}
+    for key, value in overrides.items():
+      group, name = key.split(".")
+      config[group][name] = value
+  results = loop.train_and_evaluate(config, str(tmp_path / "run"))
+  assert results["finished"] and results["num_videos"] == 5.0
+  assert results["num_clips"] >= 5.0 and 0.0 <= results["error"] <= 1.0
+  val = [m for m in json.loads("[" + ",".join(open(tmp_path / "run" / "metrics.jsonl")) + "]")
+         if "val/num_videos" in m]
+  assert val[0]["val/num_videos"] == 4.0
