@@ -10,6 +10,7 @@ from attn_rl.methods.dram import paper as dram_paper
 from attn_rl.methods.dreal import paper as dreal_paper
 from attn_rl.methods.ram import paper as ram_paper
 from attn_rl.methods.topdown import paper as topdown_paper
+from attn_rl.methods.video import paper as video_paper
 from attn_rl.tools import report
 
 
@@ -184,3 +185,31 @@ def test_a_multi_seed_workdir_collects_one_run_per_seed_marked(tmp_path):
   (row,) = report.summarize([report.collect_run(d) for d in dsts])
   assert row["seeds"] == [3, 4] and row["seeds_per_process"] == [2, 2]
   assert "| 10 min (2 seeds in one process) |" in ram_paper.table([row])
+
+
+def test_video_table_reports_error_or_map_by_label_mode_and_the_papers_other_data(tmp_path):
+  def config(attention, glimpses=5, multilabel=False):
+    return {"method": "video", "seed": 0, "train": {"num_steps": 1560},
+            "data": {"layout": "folder", "multilabel": multilabel,
+                     "root": f"runs/cubes/moving_mnist_{'multi' if multilabel else 'single'}"},
+            "model": {"attention": attention, "glimpses": glimpses, "policy_input": "state"}}
+
+  single = {"error": 0.2, "error_m1": 0.3, "error_det": 0.25, "error_clip": 0.2, "reads": 5.0}
+  multi = {"error": 0.1, "map": 0.8, "map_m1": 0.7, "map_det": 0.75, "map_clip": 0.8,
+           "reads": 64.0}
+  runs = (("s_soft_s0", config("soft"), single), ("s_hard_s0", config("hard"), single),
+          ("s_mean_s0", config("mean"), single),
+          ("m_unl_s0", config("hard", 0, True), multi))
+  records = [report.collect_run(_fake_run(tmp_path, name, t["error"], 0.3, [(10, 0.5)], c,
+                                          test=t)) for name, c, t in runs]
+  lines = video_paper.table(report.summarize(records)).splitlines()[2:]
+  cells = [line.split(" | ") for line in lines]
+  assert [(c[0][2:], c[1]) for c in cells] == [
+      ("moving_mnist_multi", "hard, unlimited"), ("moving_mnist_single", "no attention (mean "
+       "slice)"), ("moving_mnist_single", "soft attention"),
+      ("moving_mnist_single", "hard, 5 glimpses")]
+  assert cells[0][5] == "80.00% mAP" and cells[0][8] == "70.00%" and cells[0][9] == "64.0"
+  assert cells[0][10] == "ActivityNet mAP 69.13"
+  assert cells[3][5] == "20.00%" and cells[3][7] == "25.00%" and cells[3][10] == (
+      "HMDB-51 acc 50.06")
+  assert cells[1][10] == ""  # No paper number for the no-attention control.

@@ -217,6 +217,12 @@ def summarize(records: list[dict]) -> list[dict]:
         "test_error_m1_mean": _mean_of(runs, "error_m1"),
         "eval_rollouts": runs[0]["eval_rollouts"],
         "test_error_context_mean": _mean_of(runs, "error_context"),
+        # Videos: per-clip scores, the mAP of each policy, slices read per frame.
+        **_stats(runs, "error_clip"), **_stats(runs, "map_clip"),
+        "test_map_det_mean": _mean_of(runs, "map_det"),
+        "test_map_m1_mean": _mean_of(runs, "map_m1"),
+        "test_reads_mean": (statistics.mean(r["test"]["reads"] for r in runs)
+                            if all("reads" in r["test"] for r in runs) else None),
         "num_steps": values.get("train", {}).get("num_steps"),
         "commands": [r["command"] for r in runs],
         # Seeds trained per process (train.num_seeds), per run: >1 marks a multi-seed run.

@@ -96,6 +96,7 @@ METHOD = method_lib.Method(
     save_pictures=save_pictures,
     evaluator="video",
     select=video_config.selection,
+    report="attn_rl.methods.video.paper",
     log_keys=("loss/total", "loss/classification", "loss/penalty", "loss/reinforce",
               "loss/baseline", "reward/mean", "reads/mean", "acc"),
 )
