@@ -382,3 +382,11 @@ def test_the_hmdb51_config_trains_on_kracwarlock_files_with_a_carved_validation(
   val = [m for m in json.loads("[" + ",".join(open(tmp_path / "run" / "metrics.jsonl")) + "]")
          if "val/num_videos" in m]
   assert val[0]["val/num_videos"] == 4.0
+
+
+def test_soft_attention_backpropagates_through_the_state_it_scores_from():
+  """Without the hard policy's cut, the penalty (a function of alpha alone) reaches the core
+  through h_{t-1}; in the hard model it reaches the scorer only (the routing test above)."""
+  config, _, model, params, batch = _setup("soft,quicktest")
+  pen = _grads(model, config, params, batch, "penalty")
+  assert pen["scorer"] > 0 and pen["core"] > 0 and pen["classify"] == 0

@@ -27,10 +27,11 @@ action from the top layer through a tanh hidden layer ("the REINFORCE paper", Se
 alpha (soft), the policy's softmax (hard, limited) or its normalised Bernoulli probabilities
 (hard, unlimited); it carries gradient into the scorer (the penalty of the paper's Eq. 8).
 
-Gradient routing (tested in tests/video_test.py): the hard choice is a sample (cut), the
-scorer reads stop_gradient(h_{t-1}), so REINFORCE (and the penalty) train the scorer only and
-the cross-entropy trains core and classifier only; the baseline reads a cut h. With soft
-attention the cross-entropy reaches the scorer through alpha, as in Sharma et al.
+Gradient routing (tested in tests/video_test.py): the hard choice is a sample (cut) and the
+hard scorer reads stop_gradient(h_{t-1}), so REINFORCE (and the penalty) train the scorer
+only and the cross-entropy trains core and classifier only; the baseline reads a cut h. Soft
+attention is one differentiable network, as in Sharma et al.: the cross-entropy reaches the
+scorer through alpha and the core through h_{t-1}, and so does the penalty.
 """
 
 from __future__ import annotations
@@ -221,8 +222,10 @@ class VideoAttention:
       if self.attention == "mean":
         scores = jnp.zeros((b, n))
       else:
-        # The policy acts on the state; the cross-entropy must not be trained through it.
-        scores = self.apply(params, "scorer", x_t, jax.lax.stop_gradient(h_prev))
+        # A hard policy acts on the state: its REINFORCE term must not train the core through
+        # it. Soft attention is one differentiable network (Sharma et al.): no cut.
+        h_in = jax.lax.stop_gradient(h_prev) if self.attention == "hard" else h_prev
+        scores = self.apply(params, "scorer", x_t, h_in)
       weights, probs, log_prob, attended = self._choose(scores, key_t, deterministic)
       reads = jnp.full((b,), float(n)) if self.reads_every_slice else attended
       x_att = jnp.einsum("bn,bnd->bd", weights, x_t)  # X'_t
