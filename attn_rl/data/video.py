@@ -129,7 +129,7 @@ def read_folder(root: str, split: str) -> Videos:
   needed = ("cubes.npy", "lengths.npy", "labels.npy", "meta.json")
   missing = [n for n in needed if not os.path.exists(os.path.join(folder, n))]
   if missing:
-    raise FileNotFoundError(
+    raise splits.DatasetNotFoundError(
         f"{folder} lacks {', '.join(missing)}: data.root must hold train/, validation/ and "
         "test/ cube folders, as `python -m attn_rl.tools.extract_cubes` writes them.")
   meta = json.loads(open(os.path.join(folder, "meta.json")).read())
@@ -183,7 +183,7 @@ def read_kracwarlock(root: str, split: str, *, grid: int, order: str,
                                         "labels.txt")}
   missing = [p for p in paths.values() if not os.path.exists(p)]
   if missing:
-    raise FileNotFoundError(
+    raise splits.DatasetNotFoundError(
         f"Missing {', '.join(missing)}: data.root must hold kracwarlock's {prefix}_* files "
         "(features.h5, framenum.txt, filename.txt, labels.txt).")
   if order not in ("F", "C"):
