@@ -197,8 +197,9 @@ def test_video_table_reports_error_or_map_by_label_mode_and_the_papers_other_dat
   single = {"error": 0.2, "error_m1": 0.3, "error_det": 0.25, "error_clip": 0.2, "reads": 5.0}
   multi = {"error": 0.1, "map": 0.8, "map_m1": 0.7, "map_det": 0.75, "map_clip": 0.8,
            "reads": 64.0}
+  no_penalty = {**config("hard"), "rl": {"penalty": 0.0}}
   runs = (("s_soft_s0", config("soft"), single), ("s_hard_s0", config("hard"), single),
-          ("s_mean_s0", config("mean"), single),
+          ("s_mean_s0", config("mean"), single), ("s_free_s0", no_penalty, single),
           ("m_unl_s0", config("hard", 0, True), multi))
   records = [report.collect_run(_fake_run(tmp_path, name, t["error"], 0.3, [(10, 0.5)], c,
                                           test=t)) for name, c, t in runs]
@@ -207,7 +208,8 @@ def test_video_table_reports_error_or_map_by_label_mode_and_the_papers_other_dat
   assert [(c[0][2:], c[1]) for c in cells] == [
       ("moving_mnist_multi", "hard, unlimited"), ("moving_mnist_single", "no attention (mean "
        "slice)"), ("moving_mnist_single", "soft attention"),
-      ("moving_mnist_single", "hard, 5 glimpses")]
+      ("moving_mnist_single", "hard, 5 glimpses"),
+      ("moving_mnist_single", "hard, 5 glimpses, λ = 0")]
   assert cells[0][5] == "80.00% mAP" and cells[0][8] == "70.00%" and cells[0][9] == "64.0"
   assert cells[0][10] == "ActivityNet mAP 69.13"
   assert cells[3][5] == "20.00%" and cells[3][7] == "25.00%" and cells[3][10] == (

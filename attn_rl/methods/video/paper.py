@@ -42,8 +42,9 @@ def fields(values: dict) -> dict:
     paper = (f"HMDB-51 acc {paper[0]:.2f}" if not d["multilabel"]
              else f"ActivityNet mAP {paper[1]:.2f}")
   scorer = "" if name == "mean" else m["policy_input"]
+  penalty = values.get("rl", {}).get("penalty", 1.0)
   return {"dataset": task, "arm": name, "scorer": scorer, "multilabel": d["multilabel"],
-          "paper_text": paper or ""}
+          "penalty": penalty, "paper_text": paper or ""}
 
 
 def _cell(r: dict, key: str) -> str:
@@ -65,15 +66,17 @@ def table(rows: list[dict]) -> str:
            "| runs |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   ours = sorted((r for r in rows if r["method"] == "video"),
                 key=lambda r: (r["dataset"], _ORDER.index(r["arm"]), r["scorer"],
-                               r["num_steps"] or 0))
+                               -r.get("penalty", 1.0), r["num_steps"] or 0))
   for r in ours:
     key = "map" if r["multilabel"] else "error"
     main = _cell(r, key) + (" mAP" if r["multilabel"] else "")
     det = r.get(f"test_{key}_det_mean")
     m1 = r.get(f"test_{key}_m1_mean")
     reads = r.get("test_reads_mean")
+    # The penalty's lambda where a run departs from the default 1.
+    penalty = "" if r.get("penalty", 1.0) == 1.0 else f", λ = {r['penalty']:g}"
     lines.append(
-        f"| {r['dataset']} | {ARM_NAMES[r['arm']]} | {r['scorer']} | {len(r['seeds'])} | "
+        f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{penalty} | {r['scorer']} | {len(r['seeds'])} | "
         f"{r['num_steps']} | {main} | {tables.percent(r.get(f'test_{key}_clip_mean'))} | "
         f"{tables.percent(det)} | {tables.percent(m1)} | "
         f"{'' if reads is None else f'{reads:.1f}'} | {r['paper_text']} | "
