@@ -215,3 +215,12 @@ def test_video_table_reports_error_or_map_by_label_mode_and_the_papers_other_dat
   assert cells[3][5] == "20.00%" and cells[3][7] == "25.00%" and cells[3][10] == (
       "HMDB-51 acc 50.06")
   assert cells[1][10] == ""  # No paper number for the no-attention control.
+
+
+def test_a_method_with_a_docs_page_gets_its_table_there_with_links_from_that_page(tmp_path):
+  readme = str(tmp_path / "README.md")
+  table = "| x | [s0](results/run_s0/run.json) |"
+  assert report.table_target(readme, ram_paper, table) == (readme, table)
+  path, text = report.table_target(readme, video_paper, table)
+  assert path == str(tmp_path / "docs" / "video.md")
+  assert text == "| x | [s0](../results/run_s0/run.json) |"

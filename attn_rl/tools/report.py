@@ -36,7 +36,8 @@ from attn_rl.core import method as method_lib
 from attn_rl.core import metric_writers
 
 _RESULTS = flags.DEFINE_string("results", "results", "Folder of run directories.")
-_README = flags.DEFINE_string("readme", "README.md", "README to update ('' = none).")
+_README = flags.DEFINE_string("readme", "README.md", "README to update ('' = none); methods "
+                              "whose report module names a docs `PAGE` update that page.")
 _COLLECT = flags.DEFINE_list("collect", [], "Finished workdirs to copy into --results first.")
 _PLOTS = flags.DEFINE_bool("plots", True, "Write curves.png per run (needs matplotlib).")
 
@@ -310,7 +311,18 @@ def main(argv):
     text = module.table(rows)
     print(text)
     if _README.value:
-      update_readme(_README.value, text, *module.MARKERS)
+      update_readme(*table_target(_README.value, module, text), *module.MARKERS)
+
+
+def table_target(readme: str, module, text: str) -> tuple[str, str]:
+  """(file, table) a method's table goes to: the README, or the docs page its report module
+  names as `PAGE` (relative to the README's folder), with run links made relative to it."""
+  page = getattr(module, "PAGE", None)
+  if page is None:
+    return readme, text
+  path = os.path.join(os.path.dirname(readme), page)
+  up = os.path.relpath(os.path.dirname(readme) or ".", os.path.dirname(path))
+  return path, text.replace("](results/", f"]({up}/results/")
 
 if __name__ == "__main__":
   app.run(main)
