@@ -55,9 +55,6 @@ def get_config(arg=None):
   c.eval.every_steps = 500
   c.ckpt.every_steps = 500
   video_config.apply_arm(c, variants)
-  if "content" in variants:
-    # The hard policy scores every slice (it reads them all to choose).
-    c.model.policy_input = "content"
   if "quicktest" in variants:
     video_config.apply_quicktest(c)
     c.data.validation = "files"

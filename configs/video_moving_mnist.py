@@ -39,9 +39,6 @@ def get_config(arg=None):
   c.eval.every_steps = 312
   c.ckpt.every_steps = 312
   video_config.apply_arm(c, variants)
-  if "content" in variants:
-    # The hard policy scores every slice (it reads them all to choose).
-    c.model.policy_input = "content"
   if "cpu" in variants:
     video_config.apply_cpu(c)
   if "quicktest" in variants:

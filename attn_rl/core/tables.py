@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 
-def error_text(r: dict) -> str:
-  err = f"{r['test_error_mean']:.2f}%"
-  if r["test_error_std"] is not None:
-    err += f" ± {r['test_error_std']:.2f}"
-  if len(r["test_error_each"]) > 1:
-    err += " (" + ", ".join(f"{e:.2f}" for e in r["test_error_each"]) + ")"
+def error_text(r: dict, key: str = "error") -> str:
+  """'mean% ± std (each, ...)' of a summary row's test statistic `key` ('' if it has none)."""
+  if r.get(f"test_{key}_mean") is None:
+    return ""
+  err = f"{r[f'test_{key}_mean']:.2f}%"
+  if r.get(f"test_{key}_std") is not None:
+    err += f" ± {r[f'test_{key}_std']:.2f}"
+  if len(r.get(f"test_{key}_each") or []) > 1:
+    err += " (" + ", ".join(f"{e:.2f}" for e in r[f"test_{key}_each"]) + ")"
   return err
 
 

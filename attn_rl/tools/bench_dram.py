@@ -17,7 +17,6 @@ import importlib
 import json
 import os
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
@@ -55,19 +54,12 @@ class Arm:
     method = method_lib.get(config.method)
     model = method.make_model(config, pipeline.num_classes(config.data))
     shape = pipeline.image_shape(config.data)
-    self.state = jax.jit(lambda k: method.init_state(config, model, k, shape))(
+    state = jax.jit(lambda k: method.init_state(config, model, k, shape))(
         jax.random.key(0))
     fetch, _ = sequences.make_fetch(config.data, "train", seed=0)
     self.batch = jax.tree.map(jnp.asarray, fetch(np.arange(_BATCH.value), 0))
-    self.step = jax.jit(method.make_train_step(config, model), donate_argnums=(0,))
-    self.key = jax.random.key(1)
-    compiled = self.step.lower(self.state, self.batch, self.key).compile()
-    self.train_flops = costs.compiled_flops(compiled) / _BATCH.value
-    predict = jax.jit(method.make_predict(model))
-    params = method.inference_params(self.state)
-    self.forward_flops = costs.compiled_flops(
-        predict.lower(params, self.batch["image"], self.key).compile()) / _BATCH.value
-    self.params = sum(x.size for x in jax.tree.leaves(params))
+    self.timer = costs.TimedStep(method, config, model, state, self.batch,
+                                 batch_size=_BATCH.value)
     m = config.model
     if config.method == "dram":
       glimpses = m.glimpses_per_label * sequences.sequence_length(config.data)
@@ -75,37 +67,25 @@ class Arm:
       self.pixels = glimpses * m.num_scales * m.glimpse_size ** 2 + context
     else:
       self.pixels = int(np.prod(shape))
-    for _ in range(2):  # Warm up.
-      self.state, metrics = self.step(self.state, self.batch, self.key)
-    jax.block_until_ready(metrics)
-    self.times = []
-
-  def run(self) -> None:
-    start = time.perf_counter()
-    for _ in range(_STEPS.value):
-      self.state, metrics = self.step(self.state, self.batch, self.key)
-    jax.block_until_ready(metrics)
-    self.times.append((time.perf_counter() - start) / _STEPS.value)
 
 
 def main(argv):
   del argv
   arms = [Arm(a) for a in _ARMS.value]
-  for _ in range(_REPEATS.value):
-    for a in arms:
-      a.run()
+  costs.time_alternately([a.timer for a in arms], repeats=_REPEATS.value, steps=_STEPS.value)
   rows = []
   for a in arms:
-    step = statistics.median(a.times)
+    t = a.timer
+    step = statistics.median(t.times)
     rows.append({"arm": a.name, "step_seconds_median": step,
                  "train_images_per_sec": _BATCH.value / step,
-                 "train_flops_per_image": a.train_flops,
-                 "forward_flops_per_image": a.forward_flops,
-                 "pixels_read_per_image": a.pixels, "parameters": a.params,
-                 "step_seconds_each": a.times})
+                 "train_flops_per_image": t.train_flops,
+                 "forward_flops_per_image": t.forward_flops,
+                 "pixels_read_per_image": a.pixels, "parameters": t.params,
+                 "step_seconds_each": t.times})
     print(f"{a.name:10s} {step * 1e3:8.1f} ms/step  {_BATCH.value / step:7.1f} img/s  "
-          f"forward {a.forward_flops / 1e6:7.1f} MFLOP/img  train {a.train_flops / 1e6:7.1f} "
-          f"MFLOP/img  {a.pixels} px read  {a.params} params")
+          f"forward {t.forward_flops / 1e6:7.1f} MFLOP/img  train {t.train_flops / 1e6:7.1f} "
+          f"MFLOP/img  {a.pixels} px read  {t.params} params")
   out = {"config": f"configs/{_CONFIG.value}.py:cpu", "batch_size": _BATCH.value,
          "steps_per_run": _STEPS.value, "repeats": _REPEATS.value, "rows": rows,
          **provenance.provenance()}

@@ -20,7 +20,6 @@ import importlib
 import json
 import os
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
@@ -48,54 +47,34 @@ class Arm:
     shape = tuple(int(s) for s in _SHAPE.value)
     method = method_lib.get("video")
     model = VideoAttention(config.model, 10, shape[1] * shape[2], False)
-    self.state = jax.jit(lambda k: method.init_state(config, model, k, shape))(
+    state = jax.jit(lambda k: method.init_state(config, model, k, shape))(
         jax.random.key(0))
     keys = jax.random.split(jax.random.key(2), 2)
     self.batch = {"image": jax.random.normal(keys[0], (_BATCH.value, *shape)),
                   "label": jax.random.randint(keys[1], (_BATCH.value,), 0, 10),
                   "video": jnp.arange(_BATCH.value)}
-    self.step = jax.jit(method.make_train_step(config, model), donate_argnums=(0,))
-    self.key = jax.random.key(1)
-    compiled = self.step.lower(self.state, self.batch, self.key).compile()
-    self.train_flops = costs.compiled_flops(compiled) / _BATCH.value
-    params = method.inference_params(self.state)
-    predict = jax.jit(method.make_predict(model))
-    self.forward_flops = costs.compiled_flops(
-        predict.lower(params, self.batch["image"], self.key).compile()) / _BATCH.value
-    out = predict(params, self.batch["image"], self.key)
-    self.reads = float(out.reads.sum(0).mean())
-    self.params = sum(x.size for x in jax.tree.leaves(params))
-    for _ in range(2):  # Warm up.
-      self.state, metrics = self.step(self.state, self.batch, self.key)
-    jax.block_until_ready(metrics)
-    self.times = []
-
-  def run(self) -> None:
-    start = time.perf_counter()
-    for _ in range(_STEPS.value):
-      self.state, metrics = self.step(self.state, self.batch, self.key)
-    jax.block_until_ready(metrics)
-    self.times.append((time.perf_counter() - start) / _STEPS.value)
+    self.timer = costs.TimedStep(method, config, model, state, self.batch,
+                                 batch_size=_BATCH.value)
+    self.reads = float(self.timer.forward_out.reads.sum(0).mean())
 
 
 def main(argv):
   del argv
   arms = [Arm(a) for a in _ARMS.value]
-  for _ in range(_REPEATS.value):
-    for a in arms:
-      a.run()
+  costs.time_alternately([a.timer for a in arms], repeats=_REPEATS.value, steps=_STEPS.value)
   rows = []
   for a in arms:
-    step = statistics.median(a.times)
+    t = a.timer
+    step = statistics.median(t.times)
     rows.append({"arm": a.name, "step_seconds_median": step,
                  "train_clips_per_sec": _BATCH.value / step,
-                 "train_flops_per_clip": a.train_flops,
-                 "forward_flops_per_clip": a.forward_flops,
-                 "slices_read_per_clip": a.reads, "parameters": a.params,
-                 "step_seconds_each": a.times})
-    print(f"{a.name:10s} {step * 1e3:8.1f} ms/step  forward {a.forward_flops / 1e6:7.2f} "
-          f"MFLOP/clip  train {a.train_flops / 1e6:7.2f} MFLOP/clip  {a.reads:6.1f} slices "
-          f"read/clip  {a.params} params")
+                 "train_flops_per_clip": t.train_flops,
+                 "forward_flops_per_clip": t.forward_flops,
+                 "slices_read_per_clip": a.reads, "parameters": t.params,
+                 "step_seconds_each": t.times})
+    print(f"{a.name:10s} {step * 1e3:8.1f} ms/step  forward {t.forward_flops / 1e6:7.2f} "
+          f"MFLOP/clip  train {t.train_flops / 1e6:7.2f} MFLOP/clip  {a.reads:6.1f} slices "
+          f"read/clip  {t.params} params")
   out = {"config": "configs/video_moving_mnist.py:cpu", "clip_shape": _SHAPE.value,
          "batch_size": _BATCH.value, "steps_per_run": _STEPS.value,
          "repeats": _REPEATS.value, "rows": rows, **provenance.provenance()}

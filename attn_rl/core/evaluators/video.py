@@ -21,13 +21,10 @@ An eval step of a video method returns rows, one per clip of its batch:
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
-
-def accumulate(acc: list | None, out: dict) -> list:
-  """Appends one eval batch's rows (fetched to the host)."""
-  return (acc or []) + [jax.device_get(out)]
+# Rows are kept as retrieval keeps them: each eval batch's outputs, fetched to the host.
+from attn_rl.core.evaluators.retrieval import accumulate  # noqa: F401 (the evaluator's own)
 
 
 def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:

@@ -81,8 +81,9 @@ def defaults() -> ml_collections.ConfigDict:
 
 def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
   """'soft': Sharma et al.'s soft attention (content scorer, as the issue states it); 'mean':
-  no attention; 'unlimited': hard attention with no cap on the slices read. No arm: hard
-  attention, 5 glimpses."""
+  no attention; 'unlimited': hard attention with no cap on the slices read; 'content': the
+  hard policy scores every slice (it reads them all to choose). No arm: hard attention, 5
+  glimpses, state scorer."""
   if "soft" in tokens:
     c.model.attention = "soft"
     c.model.policy_input = "content"
@@ -90,6 +91,8 @@ def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
     c.model.attention = "mean"
   if "unlimited" in tokens:
     c.model.glimpses = 0
+  if "content" in tokens:
+    c.model.policy_input = "content"
 
 
 def validate(c: ml_collections.ConfigDict) -> None:

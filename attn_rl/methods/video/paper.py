@@ -49,18 +49,6 @@ def fields(values: dict) -> dict:
           "penalty": penalty, "paper_text": paper or ""}
 
 
-def _cell(r: dict, key: str) -> str:
-  if r.get(f"test_{key}_mean") is None:
-    return ""
-  text = f"{r[f'test_{key}_mean']:.2f}%"
-  if r.get(f"test_{key}_std") is not None:
-    text += f" ± {r[f'test_{key}_std']:.2f}"
-  each = r.get(f"test_{key}_each") or []
-  if len(each) > 1:
-    text += " (" + ", ".join(f"{e:.2f}" for e in each) + ")"
-  return text
-
-
 def table(rows: list[dict]) -> str:
   """Per task and arm: the selection metric on test (video error or video mAP) over seeds."""
   lines = ["| task | arm | scorer | seeds | steps | video error / mAP | per clip | "
@@ -71,7 +59,7 @@ def table(rows: list[dict]) -> str:
                                -r.get("penalty", 1.0), r["num_steps"] or 0))
   for r in ours:
     key = "map" if r["multilabel"] else "error"
-    main = _cell(r, key) + (" mAP" if r["multilabel"] else "")
+    main = tables.error_text(r, key) + (" mAP" if r["multilabel"] else "")
     det = r.get(f"test_{key}_det_mean")
     m1 = r.get(f"test_{key}_m1_mean")
     reads = r.get("test_reads_mean")
