@@ -161,6 +161,35 @@ def test_hard_choices_read_the_configured_number_of_slices():
   np.testing.assert_array_equal(out.reads, 16)  # It scores every slice to choose.
 
 
+def test_position_features_by_hand():
+  np.testing.assert_array_equal(model_lib.position_features(2, "map"), np.eye(4))
+  np.testing.assert_allclose(np.asarray(model_lib.position_features(3, "coords"))[[0, 5, 7]],
+                             [[-1, -1], [0, 1], [1, 0]])
+  assert model_lib.position_features(3, "").shape == (9, 0)
+
+
+@pytest.mark.parametrize("where", ["map", "coords"])
+def test_the_where_variant_tells_the_core_where_it_looked(where):
+  """On cubes whose slices are all alike, what the core reads does not depend on which slices
+  were drawn, unless it is also told where it looked (model.where). The cross-entropy still
+  trains neither the hard scorer nor the baseline."""
+  config, _, model, params, batch = _setup("quicktest")
+  clips = jnp.broadcast_to(batch["image"][:, :, :1, :1], batch["image"].shape)
+  a, b = (model.unroll(params, clips, jax.random.key(s)) for s in (1, 2))
+  assert not np.array_equal(a.weights, b.weights)
+  np.testing.assert_allclose(a.logits, b.logits, rtol=1e-5, atol=1e-6)
+  config, _, model, params, batch = _setup("where,quicktest", **{"model.where": where})
+  a, b = (model.unroll(params, clips, jax.random.key(s)) for s in (1, 2))
+  assert np.abs(np.asarray(a.logits) - np.asarray(b.logits)).max() > 1e-4
+  ce = _grads(model, config, params, batch, "classification")
+  assert ce["core"] > 0 and ce["scorer"] == 0 and ce["baseline"] == 0
+
+
+def test_the_where_variant_refuses_the_mean_arm():
+  with pytest.raises(ValueError, match="mean slice weighs every position alike"):
+    _setup("mean,quicktest", **{"model.where": "map"})
+
+
 def _train(tmp_path, arg, steps_, **overrides):
   config = load_config(CONFIG, arg)
   with config.unlocked():

@@ -30,6 +30,10 @@ def model_group() -> ml_collections.ConfigDict:
   # What the scorer reads: 'state' (h_{t-1} only: only the chosen slices are read) or
   # 'content' (every slice and h_{t-1}: every slice is read to choose).
   m.policy_input = "state"
+  # What the core learns of where it attended (ours, a marked variant: the paper's Eq. 3 pools
+  # without positions): '' nothing; 'map' the attention weights appended to X'_t (a learned
+  # embedding of the attended slices); 'coords' the attended (row, column) centroid.
+  m.where = ""
   # Hidden units of the content scorer (ours).
   m.scorer_hidden = 256
   # Stacked LSTM layers (the paper: 3; Sharma et al.'s released model: 1).
@@ -82,7 +86,8 @@ def defaults() -> ml_collections.ConfigDict:
 def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
   """'soft': Sharma et al.'s soft attention (content scorer, as the issue states it); 'mean':
   no attention; 'unlimited': hard attention with no cap on the slices read; 'content': the
-  hard policy scores every slice (it reads them all to choose). No arm: hard attention, 5
+  hard policy scores every slice (it reads them all to choose); 'where': the core also reads
+  where it attended (`model.where='map'`, a marked variant). No arm: hard attention, 5
   glimpses, state scorer."""
   if "soft" in tokens:
     c.model.attention = "soft"
@@ -93,6 +98,8 @@ def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
     c.model.glimpses = 0
   if "content" in tokens:
     c.model.policy_input = "content"
+  if "where" in tokens:
+    c.model.where = "map"
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
@@ -101,6 +108,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
   m = c.model
   config_lib.one_of(m.attention, model_lib.ATTENTIONS, "model.attention")
   config_lib.one_of(m.policy_input, model_lib.POLICY_INPUTS, "model.policy_input")
+  config_lib.one_of(m.where, model_lib.WHERE, "model.where")
+  if m.where and m.attention == "mean":
+    raise ValueError(f"model.where={m.where!r} with model.attention='mean': the mean slice "
+                     "weighs every position alike, so there is no 'where' to learn; use "
+                     "model.where='' or an attention that chooses (hard, soft).")
   config_lib.positive(c, "model.lstm_layers", "model.lstm_hidden", "model.classifier_hidden",
                       "model.scorer_hidden", "rl.num_rollouts")
   if not isinstance(m.glimpses, int) or m.glimpses < 0:
@@ -128,8 +140,9 @@ def selection(c) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------
 # What the config files share (configs/video_*.py).
 
-VARIANTS = ("quicktest", "cpu", "multi", "content", *ARMS)
-EXCLUSIVE = (("soft", "mean", "unlimited"), ("mean", "content"), ("soft", "content"))
+VARIANTS = ("quicktest", "cpu", "multi", "content", "where", *ARMS)
+EXCLUSIVE = (("soft", "mean", "unlimited"), ("mean", "content"), ("soft", "content"),
+             ("mean", "where"))
 
 
 def apply_cpu(c: ml_collections.ConfigDict) -> None:

@@ -18,6 +18,12 @@ action from the top layer through a tanh hidden layer ("the REINFORCE paper", Se
              'soft' (Sharma et al.): X'_t = sum_i alpha_{t,i} X_{t,i}, alpha = softmax(scores),
                trained by backpropagation
              'mean' (no attention): X'_t = the mean slice
+  where      what the core learns of where it attended (ours, a marked variant; the paper's
+             Eq. 3 pools without positions): '' nothing (the paper); 'map' the weights l_t
+             themselves, appended to X'_t (the core's input kernel makes this a learned
+             embedding of the attended positions, as RAM feeds its glimpse's location);
+             'coords' the attended (row, column) centroid in [-1, 1]^2. A content scorer
+             reads the same position features beside each slice.
   core       `lstm_layers` LSTMs of `lstm_hidden` (the paper: 3 of 512), dropout on X'_t and on
              the top output (training only)
   classify   logits_t = Dense(C)(tanh(Dense(hidden)(h_t))) at every step
@@ -44,6 +50,22 @@ import jax.numpy as jnp
 
 ATTENTIONS = ("hard", "soft", "mean")
 POLICY_INPUTS = ("state", "content")
+WHERE = ("", "map", "coords")
+
+
+def position_features(grid: int, where: str) -> jax.Array:
+  """[K^2, P]: what each slice's position contributes ('' P = 0; 'map' the one-hot of the
+  slice, P = K^2; 'coords' its (row, column) in [-1, 1], P = 2), slices in row-major order."""
+  n = grid * grid
+  if where == "map":
+    return jnp.eye(n)
+  if where == "coords":
+    axis = jnp.linspace(-1.0, 1.0, grid) if grid > 1 else jnp.zeros(1)
+    rows, cols = jnp.meshgrid(axis, axis, indexing="ij")
+    return jnp.stack([rows.ravel(), cols.ravel()], -1)
+  if where == "":
+    return jnp.zeros((n, 0))
+  raise ValueError(f"model.where={where!r} must be one of {WHERE}.")
 
 
 class StateScorer(nn.Module):
@@ -126,6 +148,7 @@ class VideoAttention:
     m = model_config
     self.attention, self.glimpses, self.policy_input = m.attention, m.glimpses, m.policy_input
     self.dropout = m.dropout
+    self.where = m.where
     self.layers, self.hidden = m.lstm_layers, m.lstm_hidden
     self.num_slices, self.num_classes, self.multilabel = num_slices, num_classes, multilabel
     self.nets = {
@@ -145,10 +168,11 @@ class VideoAttention:
   def init(self, key: jax.Array, clip_shape: tuple[int, ...]) -> dict:
     """{component: params} for clips of shape [T, K, K, D]."""
     _, k, _, d = clip_shape
+    p = position_features(k, self.where).shape[1]
     h = jnp.zeros((1, self.hidden))
     carry = tuple((h, h) for _ in range(self.layers))
-    args = {"core": (carry, jnp.zeros((1, d))), "classify": (h,),
-            "scorer": (jnp.zeros((1, k * k, d)), h), "baseline": (h,)}
+    args = {"core": (carry, jnp.zeros((1, d + p))), "classify": (h,),
+            "scorer": (jnp.zeros((1, k * k, d + p)), h), "baseline": (h,)}
     keys = jax.random.split(key, len(self.nets))
     return {name: net.init(kk, *args[name])["params"]
             for (name, net), kk in zip(sorted(self.nets.items()), keys, strict=True)}
@@ -203,6 +227,7 @@ class VideoAttention:
     b, t, k, _, d = clips.shape
     n = k * k
     slices = clips.reshape(b, t, n, d).transpose(1, 0, 2, 3)  # [T, B, n, D]
+    where = position_features(k, self.where)  # [n, P]
     keys = key if key.ndim else jax.random.split(key, b)
     step_keys = jax.vmap(lambda kk: jax.random.split(kk, t))(keys).transpose(1, 0)  # [T, B]
     if dropout_key is not None and self.dropout > 0:
@@ -225,11 +250,14 @@ class VideoAttention:
         # A hard policy acts on the state: its REINFORCE term must not train the core through
         # it. Soft attention is one differentiable network (Sharma et al.): no cut.
         h_in = jax.lax.stop_gradient(h_prev) if self.attention == "hard" else h_prev
-        scores = self.apply(params, "scorer", x_t, h_in)
+        located = jnp.concatenate([x_t, jnp.broadcast_to(where, (b, *where.shape))], -1)
+        scores = self.apply(params, "scorer", located, h_in)
       weights, probs, log_prob, attended = self._choose(scores, key_t, deterministic)
       reads = jnp.full((b,), float(n)) if self.reads_every_slice else attended
       x_att = jnp.einsum("bn,bnd->bd", weights, x_t)  # X'_t
-      state, h = self.apply(params, "core", state, x_att * m_in)
+      # Where it attended: the weights pooled over the slices' position features.
+      x_in = jnp.concatenate([x_att * m_in, weights @ where], -1)
+      state, h = self.apply(params, "core", state, x_in)
       logits = self.apply(params, "classify", h * m_out)
       baseline = (self.apply(params, "baseline", jax.lax.stop_gradient(h_prev))
                   if self.attention == "hard" else jnp.zeros(b))

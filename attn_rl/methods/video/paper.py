@@ -45,8 +45,10 @@ def fields(values: dict) -> dict:
              else f"ActivityNet mAP {paper[1]:.2f}")
   scorer = "" if name == "mean" else m["policy_input"]
   penalty = values.get("rl", {}).get("penalty", 1.0)
+  # The marked variant whose core also reads where it attended (model.where).
+  where = m.get("where", "")
   return {"dataset": task, "arm": name, "scorer": scorer, "multilabel": d["multilabel"],
-          "penalty": penalty, "paper_text": paper or ""}
+          "penalty": penalty, "where": where, "paper_text": "" if where else paper or ""}
 
 
 def table(rows: list[dict]) -> str:
@@ -56,7 +58,8 @@ def table(rows: list[dict]) -> str:
            "| runs |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   ours = sorted((r for r in rows if r["method"] == "video"),
                 key=lambda r: (r["dataset"], _ORDER.index(r["arm"]), r["scorer"],
-                               -r.get("penalty", 1.0), r["num_steps"] or 0))
+                               -r.get("penalty", 1.0), r.get("where", ""),
+                               r["num_steps"] or 0))
   for r in ours:
     key = "map" if r["multilabel"] else "error"
     main = tables.error_text(r, key) + (" mAP" if r["multilabel"] else "")
@@ -65,8 +68,10 @@ def table(rows: list[dict]) -> str:
     reads = r.get("test_reads_mean")
     # The penalty's lambda where a run departs from the default 1.
     penalty = "" if r.get("penalty", 1.0) == 1.0 else f", λ = {r['penalty']:g}"
+    where = f", + where ({r['where']}; ours)" if r.get("where") else ""
     lines.append(
-        f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{penalty} | {r['scorer']} | {len(r['seeds'])} | "
+        f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{penalty}{where} | {r['scorer']} | "
+        f"{len(r['seeds'])} | "
         f"{r['num_steps']} | {main} | {tables.percent(r.get(f'test_{key}_clip_mean'))} | "
         f"{tables.percent(det)} | {tables.percent(m1)} | "
         f"{'' if reads is None else f'{reads:.1f}'} | {r['paper_text']} | "
