@@ -185,6 +185,16 @@ def test_the_where_variant_tells_the_core_where_it_looked(where):
   assert ce["core"] > 0 and ce["scorer"] == 0 and ce["baseline"] == 0
 
 
+def test_motion_features_by_hand():
+  clips = jnp.asarray([1.0, 3.0, 2.0]).reshape(1, 3, 1, 1, 1)
+  np.testing.assert_array_equal(model_lib.with_motion(clips)[0, :, 0, 0],
+                                [[1, 0], [3, 2], [2, 1]])
+  config, _, model, params, batch = _setup("mean,motion,quicktest")
+  out = model.unroll(params, batch["image"], jax.random.key(0))
+  assert params["core"]["lstm0"]["ii"]["kernel"].shape[0] == 2 * batch["image"].shape[-1]
+  assert np.isfinite(np.asarray(out.logits)).all()
+
+
 def test_the_where_variant_refuses_the_mean_arm():
   with pytest.raises(ValueError, match="mean slice weighs every position alike"):
     _setup("mean,quicktest", **{"model.where": "map"})

@@ -34,6 +34,9 @@ def model_group() -> ml_collections.ConfigDict:
   # without positions): '' nothing; 'map' the attention weights appended to X'_t (a learned
   # embedding of the attended slices); 'coords' the attended (row, column) centroid.
   m.where = ""
+  # A diagnostic control, not the paper: each slice also carries its absolute change since the
+  # previous frame, so the motion is in the features (does the task need more than that?).
+  m.motion = False
   # Hidden units of the content scorer (ours).
   m.scorer_hidden = 256
   # Stacked LSTM layers (the paper: 3; Sharma et al.'s released model: 1).
@@ -87,8 +90,9 @@ def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
   """'soft': Sharma et al.'s soft attention (content scorer, as the issue states it); 'mean':
   no attention; 'unlimited': hard attention with no cap on the slices read; 'content': the
   hard policy scores every slice (it reads them all to choose); 'where': the core also reads
-  where it attended (`model.where='map'`, a marked variant). No arm: hard attention, 5
-  glimpses, state scorer."""
+  where it attended (`model.where='map'`, a marked variant); 'motion': the slices also carry
+  their change since the previous frame (`model.motion`, a diagnostic control). No arm: hard
+  attention, 5 glimpses, state scorer."""
   if "soft" in tokens:
     c.model.attention = "soft"
     c.model.policy_input = "content"
@@ -100,6 +104,8 @@ def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
     c.model.policy_input = "content"
   if "where" in tokens:
     c.model.where = "map"
+  if "motion" in tokens:
+    c.model.motion = True
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
@@ -140,7 +146,7 @@ def selection(c) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------
 # What the config files share (configs/video_*.py).
 
-VARIANTS = ("quicktest", "cpu", "multi", "content", "where", *ARMS)
+VARIANTS = ("quicktest", "cpu", "multi", "content", "where", "motion", *ARMS)
 EXCLUSIVE = (("soft", "mean", "unlimited"), ("mean", "content"), ("soft", "content"),
              ("mean", "where"))
 

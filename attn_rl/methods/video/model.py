@@ -24,6 +24,9 @@ action from the top layer through a tanh hidden layer ("the REINFORCE paper", Se
              embedding of the attended positions, as RAM feeds its glimpse's location);
              'coords' the attended (row, column) centroid in [-1, 1]^2. A content scorer
              reads the same position features beside each slice.
+  motion     a diagnostic control, not the paper (`motion`): each slice also carries
+             |X_{t,i} - X_{t-1,i}| (0 at the first frame), so what moves is in the features
+             themselves; it asks whether the cubes and the budget allow the task at all
   core       `lstm_layers` LSTMs of `lstm_hidden` (the paper: 3 of 512), dropout on X'_t and on
              the top output (training only)
   classify   logits_t = Dense(C)(tanh(Dense(hidden)(h_t))) at every step
@@ -66,6 +69,13 @@ def position_features(grid: int, where: str) -> jax.Array:
   if where == "":
     return jnp.zeros((n, 0))
   raise ValueError(f"model.where={where!r} must be one of {WHERE}.")
+
+
+def with_motion(clips: jax.Array) -> jax.Array:
+  """[B, T, K, K, D] -> [B, T, K, K, 2D]: each slice, then its absolute change since the
+  previous frame (zero at the first frame)."""
+  previous = jnp.concatenate([clips[:, :1], clips[:, :-1]], axis=1)
+  return jnp.concatenate([clips, jnp.abs(clips - previous)], -1)
 
 
 class StateScorer(nn.Module):
@@ -149,6 +159,7 @@ class VideoAttention:
     self.attention, self.glimpses, self.policy_input = m.attention, m.glimpses, m.policy_input
     self.dropout = m.dropout
     self.where = m.where
+    self.motion = m.motion
     self.layers, self.hidden = m.lstm_layers, m.lstm_hidden
     self.num_slices, self.num_classes, self.multilabel = num_slices, num_classes, multilabel
     self.nets = {
@@ -168,6 +179,7 @@ class VideoAttention:
   def init(self, key: jax.Array, clip_shape: tuple[int, ...]) -> dict:
     """{component: params} for clips of shape [T, K, K, D]."""
     _, k, _, d = clip_shape
+    d = 2 * d if self.motion else d
     p = position_features(k, self.where).shape[1]
     h = jnp.zeros((1, self.hidden))
     carry = tuple((h, h) for _ in range(self.layers))
@@ -224,6 +236,8 @@ class VideoAttention:
     key: the policy's draws, one key for the batch or one per clip ([B]). dropout_key: None
     (evaluation: no dropout) or the key of the dropout masks (training).
     """
+    if self.motion:
+      clips = with_motion(clips)
     b, t, k, _, d = clips.shape
     n = k * k
     slices = clips.reshape(b, t, n, d).transpose(1, 0, 2, 3)  # [T, B, n, D]

@@ -47,8 +47,11 @@ def fields(values: dict) -> dict:
   penalty = values.get("rl", {}).get("penalty", 1.0)
   # The marked variant whose core also reads where it attended (model.where).
   where = m.get("where", "")
+  # The diagnostic control whose slices carry their change since the last frame.
+  motion = bool(m.get("motion", False))
   return {"dataset": task, "arm": name, "scorer": scorer, "multilabel": d["multilabel"],
-          "penalty": penalty, "where": where, "paper_text": "" if where else paper or ""}
+          "penalty": penalty, "where": where, "motion": motion,
+          "paper_text": "" if where or motion else paper or ""}
 
 
 def table(rows: list[dict]) -> str:
@@ -59,6 +62,7 @@ def table(rows: list[dict]) -> str:
   ours = sorted((r for r in rows if r["method"] == "video"),
                 key=lambda r: (r["dataset"], _ORDER.index(r["arm"]), r["scorer"],
                                -r.get("penalty", 1.0), r.get("where", ""),
+                               r.get("motion", False),
                                r["num_steps"] or 0))
   for r in ours:
     key = "map" if r["multilabel"] else "error"
@@ -69,6 +73,7 @@ def table(rows: list[dict]) -> str:
     # The penalty's lambda where a run departs from the default 1.
     penalty = "" if r.get("penalty", 1.0) == 1.0 else f", λ = {r['penalty']:g}"
     where = f", + where ({r['where']}; ours)" if r.get("where") else ""
+    where += ", + motion features (control)" if r.get("motion") else ""
     lines.append(
         f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{penalty}{where} | {r['scorer']} | "
         f"{len(r['seeds'])} | "
