@@ -198,23 +198,31 @@ def test_video_table_reports_error_or_map_by_label_mode_and_the_papers_other_dat
   multi = {"error": 0.1, "map": 0.8, "map_m1": 0.7, "map_det": 0.75, "map_clip": 0.8,
            "reads": 64.0}
   no_penalty = {**config("hard"), "rl": {"penalty": 0.0}}
+  where = config("soft")
+  where["model"]["where"] = "map"
+  motion = config("mean")
+  motion["model"]["motion"] = True
   runs = (("s_soft_s0", config("soft"), single), ("s_hard_s0", config("hard"), single),
           ("s_mean_s0", config("mean"), single), ("s_free_s0", no_penalty, single),
-          ("m_unl_s0", config("hard", 0, True), multi))
+          ("m_unl_s0", config("hard", 0, True), multi), ("s_where_s0", where, single),
+          ("s_motion_s0", motion, single))
   records = [report.collect_run(_fake_run(tmp_path, name, t["error"], 0.3, [(10, 0.5)], c,
                                           test=t)) for name, c, t in runs]
   lines = video_paper.table(report.summarize(records)).splitlines()[2:]
   cells = [line.split(" | ") for line in lines]
   assert [(c[0][2:], c[1]) for c in cells] == [
       ("moving_mnist_multi", "hard, unlimited"), ("moving_mnist_single", "no attention (mean "
-       "slice)"), ("moving_mnist_single", "soft attention"),
+       "slice)"), ("moving_mnist_single", "no attention (mean slice), + motion features "
+       "(control)"), ("moving_mnist_single", "soft attention"),
+      ("moving_mnist_single", "soft attention, + where (map; ours)"),
       ("moving_mnist_single", "hard, 5 glimpses"),
       ("moving_mnist_single", "hard, 5 glimpses, λ = 0")]
   assert cells[0][5] == "80.00% mAP" and cells[0][8] == "70.00%" and cells[0][9] == "64.0"
   assert cells[0][10] == "ActivityNet mAP 69.13"
-  assert cells[3][5] == "20.00%" and cells[3][7] == "25.00%" and cells[3][10] == (
+  assert cells[5][5] == "20.00%" and cells[5][7] == "25.00%" and cells[5][10] == (
       "HMDB-51 acc 50.06")
-  assert cells[1][10] == ""  # No paper number for the no-attention control.
+  assert cells[1][10] == ""  # No paper number for the no-attention control,
+  assert cells[2][10] == cells[4][10] == ""  # nor for the marked variants.
 
 
 def test_a_method_with_a_docs_page_gets_its_table_there_with_links_from_that_page(tmp_path):

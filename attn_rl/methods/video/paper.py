@@ -62,8 +62,7 @@ def table(rows: list[dict]) -> str:
   ours = sorted((r for r in rows if r["method"] == "video"),
                 key=lambda r: (r["dataset"], _ORDER.index(r["arm"]), r["scorer"],
                                -r.get("penalty", 1.0), r.get("where", ""),
-                               r.get("motion", False),
-                               r["num_steps"] or 0))
+                               r.get("motion", False), r["num_steps"] or 0))
   for r in ours:
     key = "map" if r["multilabel"] else "error"
     main = tables.error_text(r, key) + (" mAP" if r["multilabel"] else "")
@@ -72,10 +71,11 @@ def table(rows: list[dict]) -> str:
     reads = r.get("test_reads_mean")
     # The penalty's lambda where a run departs from the default 1.
     penalty = "" if r.get("penalty", 1.0) == 1.0 else f", λ = {r['penalty']:g}"
-    where = f", + where ({r['where']}; ours)" if r.get("where") else ""
-    where += ", + motion features (control)" if r.get("motion") else ""
+    # The marked variant and the diagnostic control.
+    marks = f", + where ({r['where']}; ours)" if r.get("where") else ""
+    marks += ", + motion features (control)" if r.get("motion") else ""
     lines.append(
-        f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{penalty}{where} | {r['scorer']} | "
+        f"| {r['dataset']} | {ARM_NAMES[r['arm']]}{penalty}{marks} | {r['scorer']} | "
         f"{len(r['seeds'])} | "
         f"{r['num_steps']} | {main} | {tables.percent(r.get(f'test_{key}_clip_mean'))} | "
         f"{tables.percent(det)} | {tables.percent(m1)} | "
