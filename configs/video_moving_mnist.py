@@ -6,7 +6,8 @@ here): the same model on 8 x 8 x 64 cubes of 20-frame videos (data/moving_mnist.
 Arms (comma-combinable with `multi`, `cpu`, `quicktest`): hard attention limited to 5
 glimpses (default), `unlimited` (hard, no cap), `soft` (Sharma et al.'s soft attention),
 `mean` (no attention: the mean slice); `content` lets the hard policy read every slice to
-choose.
+choose; `where` (ours) lets the core read where it attended; `motion` (a diagnostic control,
+not the paper) gives each slice its change since the previous frame.
 
 Run (three steps: the frame CNN, its cubes, then any arm):
   export TFDS_DATA_DIR=../shared/data/tensorflow_datasets
