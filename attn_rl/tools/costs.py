@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import jax
+
 
 def compiled_flops(compiled) -> float:
   """XLA's FLOP count of a compiled program (`jax.jit(f).lower(...).compile()`); NaN where
@@ -19,9 +21,6 @@ class TimedStep:
   before any step: the step donates the state), and step times of `run`."""
 
   def __init__(self, method, config, model, state, batch, *, batch_size: int):
-    import jax  # Only the benchmarks need it here; `compiled_flops` stays light.
-
-    self._jax = jax
     self.state, self.batch, self.key = state, batch, jax.random.key(1)
     self.step = jax.jit(method.make_train_step(config, model), donate_argnums=(0,))
     self.train_flops = compiled_flops(
@@ -39,7 +38,7 @@ class TimedStep:
     start = time.perf_counter()
     for _ in range(steps):
       self.state, metrics = self.step(self.state, self.batch, self.key)
-    self._jax.block_until_ready(metrics)
+    jax.block_until_ready(metrics)
     return (time.perf_counter() - start) / steps
 
   def run(self, steps: int) -> None:

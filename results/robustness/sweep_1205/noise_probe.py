@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from attn_rl.core import loop
+from attn_rl.core.evaluators.robustness import uniform_noise
 from attn_rl.data import pipeline
 from attn_rl.tools.robustness import Attacker
 
@@ -25,13 +26,14 @@ for workdir in sys.argv[1:]:
   attacker = Attacker(method.make_logits(config, model), method.inference_params(state),
                       rollouts, 250)
   key = jax.random.key(0)
+  background = x == 0
   row = {}
   for eps in (0.01, 0.05):
-    noise = jax.random.uniform(jax.random.key(1), x.shape, minval=-eps, maxval=eps)
-    background = (x == 0).astype(jnp.float32)
-    for where, mask in (("everywhere", 1.0), ("background", background),
-                        ("digit", 1.0 - background)):
-      xn = jnp.clip(x + noise * mask, 0.0, 1.0)
+    # The robustness tool's noise control, kept only where the mask says.
+    noisy = uniform_noise(jax.random.key(1), x, eps)
+    for where, mask in (("everywhere", True), ("background", background),
+                        ("digit", ~background)):
+      xn = jnp.where(mask, noisy, x)
       for det in (False, True):
         acc = float(attacker.correct(xn, y, key, deterministic=det).mean())
         row[f"eps{eps}_{where}_{'det' if det else 'sampled'}"] = acc
