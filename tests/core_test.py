@@ -79,6 +79,13 @@ def test_unroll_may_change_on_resume_and_old_configs_get_the_added_keys():
   dreal = method_lib.get("dreal").defaults()
   checkpointing.fill_added_keys(dreal, method_lib.get("dreal").defaults())
   assert "unroll" not in dreal.model and "location_lr_scale" not in dreal.optim
+  # A top-down workdir from before the glimpse LayerNorm's epsilon was a key gets flax's default.
+  topdown = method_lib.get("topdown").defaults()
+  with topdown.unlocked():
+    del topdown.model["glimpse_norm_epsilon"]
+  checkpointing.fill_added_keys(topdown, method_lib.get("topdown").defaults())
+  assert topdown.model.glimpse_norm_epsilon == 1e-6
+  assert "glimpse_norm_epsilon" not in ram_config.defaults().model
 
 
 def test_retired_keys_of_an_old_checkpoint_are_no_difference():

@@ -298,12 +298,51 @@ def test_ablation_arms_and_glimpse_budgets():
     load_config(path, "glimpses7")
   mnist = load_config(os.path.join(ROOT, "configs", "topdown_mnist.py"), "quicktest")
   assert flags(mnist) == (False, True, True)
+  clutter60 = os.path.join(ROOT, "configs", "topdown_clutter.py")
+  assert flags(load_config(clutter60, "")) == (True, True, True)
+  assert flags(load_config(clutter60, "ram,cpu")) == (False, False, False)
+  cpu = load_config(clutter60, "cpu")
+  assert (cpu.data.canvas_size, cpu.model.num_glimpses, cpu.train.num_steps) == (60, 8, 30000)
+  assert list(cpu.model.conv_channels) == [16, 32, 32]
 
 
 def test_indivisible_pyramid_is_refused():
   config = small_config()
   config.data.canvas_size, config.topdown.levels = 36, 3
   with pytest.raises(ValueError, match="not divisible by topdown.grid"):
+    td_config.validate(config)
+
+
+def test_glimpse_norm_epsilon_reaches_the_layernorm_and_damps_noise_on_blank_glimpses():
+  """A blank glimpse's conv output is the bias everywhere, with a tiny variance over the glimpse;
+  faint noise on it moves the normalised output far at flax's default epsilon and little at a
+  larger one, while a glimpse with content barely notices either (docs/robustness.md)."""
+  from attn_rl.glimpse import networks
+  kwargs = dict(channels=(8, 8, 8), hidden_location=4, features=16)
+  small, large = (networks.ConvGlimpseNetwork(**kwargs, norm_epsilon=e) for e in (1e-6, 1e-1))
+  blank = jnp.zeros((4, 1, 8, 8, 1))
+  content = jax.random.uniform(jax.random.key(3), blank.shape)
+  noise = 0.01 * jax.random.uniform(jax.random.key(4), blank.shape)
+  locations = jnp.zeros((4, 2))
+  params = small.init(jax.random.key(0), blank, locations)
+  # Biases as training leaves them: small, unequal (init makes them all 0).
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, v: 0.01 * jax.random.normal(jax.random.key(len(str(path))), v.shape)
+      if "bias" in str(path) else v, params)
+
+  def shift(net, base):
+    """Mean move of the first LayerNorm's output when the noise is added."""
+    def norm0(x):
+      _, inter = net.apply(params, x, locations, capture_intermediates=True,
+                           mutable=["intermediates"])
+      return inter["intermediates"]["norm0"]["__call__"][0]
+    return float(jnp.abs(norm0(base + noise) - norm0(base)).mean())
+
+  assert shift(small, blank) > 10 * shift(large, blank)
+  assert shift(small, blank) > 10 * shift(small, content)
+  config = small_config()
+  config.model.glimpse_norm_epsilon = 0.0
+  with pytest.raises(ValueError, match="model.glimpse_norm_epsilon=0.0 must be > 0"):
     td_config.validate(config)
 
 

@@ -49,7 +49,8 @@ LENGTH_FREE_SCHEDULES = ("constant", "piecewise")
 # old behaviour: a checkpoint lacking the key resumes when the run keeps that value (or when
 # the key is in RESUMABLE_CHANGES), and `fill_added_keys` gives it to an old config.json.
 ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False, "train.num_seeds": 1,
-              "train.seeds_mode": "vmap", "model.policy": "learned"}
+              "train.seeds_mode": "vmap", "model.policy": "learned",
+              "model.glimpse_norm_epsilon": 1e-6}
 
 
 class ConfigMismatchError(ValueError):

@@ -39,6 +39,10 @@ class ConvGlimpseNetwork(nn.Module):
   channels: tuple[int, ...] = (32, 64, 64)
   hidden_location: int = 128
   features: int = 256
+  # The LayerNorm's epsilon, added to each glimpse's variance (flax's default 1e-6). A blank
+  # glimpse's conv output is nearly constant, so a tiny epsilon scales faint noise on it up to
+  # unit variance (docs/robustness.md); a larger one leaves such glimpses near zero.
+  norm_epsilon: float = 1e-6
 
   @nn.compact
   def __call__(self, glimpses, locations):
@@ -47,7 +51,8 @@ class ConvGlimpseNetwork(nn.Module):
     x = glimpses.transpose(0, 2, 3, 1, 4).reshape(b, g, g, k * c)
     for i, width in enumerate(self.channels):
       x = nn.Conv(width, (3, 3), padding="SAME", name=f"conv{i}")(x)
-      x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, name=f"norm{i}")(x)
+      x = nn.LayerNorm(epsilon=self.norm_epsilon, reduction_axes=(-3, -2, -1),
+                       feature_axes=-1, name=f"norm{i}")(x)
       x = nn.relu(x)
       if x.shape[1] >= 2 and x.shape[2] >= 2:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
@@ -107,11 +112,12 @@ def make_networks(model_config, num_classes: int, glimpse_net: str = "mlp") -> d
   """{'glimpse', 'core', 'location', 'baseline', 'action'} from config.model.
 
   glimpse_net: 'mlp' (`GlimpseNetwork`) or 'conv' (`ConvGlimpseNetwork`, widths from
-  `model.conv_channels`).
+  `model.conv_channels`, LayerNorm epsilon from `model.glimpse_norm_epsilon`).
   """
   m = model_config
   if glimpse_net == "conv":
-    glimpse = ConvGlimpseNetwork(tuple(m.conv_channels), m.location_hidden, m.glimpse_features)
+    glimpse = ConvGlimpseNetwork(tuple(m.conv_channels), m.location_hidden, m.glimpse_features,
+                                 m.glimpse_norm_epsilon)
   else:
     glimpse = GlimpseNetwork(m.glimpse_hidden, m.location_hidden, m.glimpse_features)
   return {

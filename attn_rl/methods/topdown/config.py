@@ -25,6 +25,9 @@ def defaults() -> ml_collections.ConfigDict:
   c.model.glimpse_net = "conv"
   # Channels of the three conv blocks ('conv' only); a list, as it reads back from JSON.
   c.model.conv_channels = [32, 64, 64]
+  # Epsilon of the conv glimpse network's per-glimpse LayerNorm ('conv' only; flax's default).
+  # Faint noise on a blank glimpse is scaled up to unit variance at 1e-6 (docs/robustness.md).
+  c.model.glimpse_norm_epsilon = 1e-6
   # beta2, the weight of the (entropy-weighted) REINFORCE term J.
   c.rl = ram_config.rl_group(reinforce_weight=0.01)
   # Adam at the paper's constant 3e-4.
@@ -106,6 +109,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
   if c.model.glimpse_net == "conv" and not (
       channels and all(isinstance(n, int) and n > 0 for n in channels)):
     raise ValueError(f"model.conv_channels={channels!r} must be a non-empty list of positive ints.")
+  if not c.model.glimpse_norm_epsilon > 0:
+    raise ValueError(f"model.glimpse_norm_epsilon={c.model.glimpse_norm_epsilon!r} must be > 0: "
+                     "the LayerNorm divides by sqrt(variance + epsilon).")
   if c.topdown.levels < 2:
     raise ValueError(f"topdown.levels={c.topdown.levels}: the pyramid needs at least 2 levels.")
   cells = c.topdown.grid ** c.topdown.levels
