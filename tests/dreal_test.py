@@ -360,6 +360,74 @@ def test_train_step_is_pure_traces_once_and_routes_like_vanilla_plus_q():
   np.testing.assert_allclose(m1["loss/classification"], mv["loss/classification"], rtol=1e-6)
 
 
+def test_actor_delay_keeps_l_q_from_the_actor_while_the_critics_warm_up():
+  config, model, state, batch = make("se")
+  key = jax.random.key(7)
+  delayed = small_config("se")
+  delayed.dreal.actor_delay_steps = 2
+  assert float(dreal_steps.actor_weight(delayed.dreal, 1)) == 0.0
+  assert float(dreal_steps.actor_weight(delayed.dreal, 2)) == delayed.dreal.q_weight
+  step = jax.jit(dreal_steps.make_train_step(delayed, model))
+  paper = jax.jit(dreal_steps.make_train_step(config, model))
+  vanilla = jax.jit(dreal_steps.make_train_step(small_config("se", critics=False), model))
+  # Step 0 < 2: the actor sees L_c alone (vanilla's gradient) while the critic still learns.
+  d0, m0 = step(state, batch, key)
+  v0, mv = vanilla(state, batch, key)
+  np.testing.assert_allclose(m0["grad_norm/actor"], mv["grad_norm/actor"], rtol=1e-5)
+  chex.assert_trees_all_close(d0.trainable["actor"].params, v0.trainable["actor"].params,
+                              rtol=1e-5, atol=1e-7)
+  assert norm(jax.tree.map(lambda a, b: a - b, d0.trainable["critic"].params,
+                           state.trainable["critic"].params)) > 0
+  # From step 2 on it is the paper's step exactly.
+  at2 = state.replace(trainable={
+      name: ts.replace(step=jnp.asarray(2, ts.step.dtype)) for name, ts in state.trainable.items()})
+  chex.assert_trees_all_equal(step(at2, batch, key), paper(at2, batch, key))
+
+
+def test_redraw_every_steps_holds_the_drawn_blocks_and_defaults_to_a_new_draw_each_step():
+  _, model, _, _ = make("se")
+  key = jax.random.key(3)
+  held = small_config("se").dreal
+  held.redraw_every_steps = 4
+  draws = [tuple(np.asarray(dreal_steps.choose_overrides(
+      model, dreal_steps.draw_key(held, key, t)))) for t in range(16)]
+  assert all(draws[t] == draws[t - t % 4] for t in range(16))
+  assert len({draws[t] for t in range(0, 16, 4)}) > 1
+  # The default: one draw per step, from the key the step used before the knob existed.
+  per_step = small_config("se").dreal
+  for t in (0, 5):
+    (old,) = jax.random.split(jax.random.fold_in(key, t), 1)
+    chex.assert_trees_all_equal(jax.random.key_data(dreal_steps.draw_key(per_step, key, t)),
+                                jax.random.key_data(old))
+
+
+def test_wider_critic_state_is_a_tanh_read_out_and_the_default_is_the_paper_s_scalar():
+  _, model, _, batch = make("cbam")
+  images = jnp.zeros((3, SIZE, SIZE), jnp.uint8)
+  (_, trace), _ = model.init_with_output(jax.random.key(0), images, train=False)
+  paper = dreal_steps.make_critics(model)
+  p1 = paper.init(jax.random.key(1), trace.maps, trace.reduced)["params"]
+  assert all(not name.endswith("_q") for name in p1)
+  assert all(v["hi"]["kernel"].shape[-1] == 1 for v in p1.values())
+  wide = dreal_steps.make_critics(model, hidden=8)
+  p8 = wide.init(jax.random.key(1), trace.maps, trace.reduced)["params"]
+  # One LSTM and one read-out per stage and map kind (2 stages x channel, spatial).
+  assert sorted(p8) == sorted([*p1, *(f"{n}_q" for n in p1)])
+  q = wide.apply({"params": p8}, trace.maps, trace.reduced)
+  assert q.shape == (len(trace.maps) * 2, 3) and bool(jnp.all(jnp.abs(q) < 1))
+  config = small_config("cbam")
+  config.dreal.critic_hidden = 8
+  state = dreal_steps.init_variables(model, jax.random.key(0), (SIZE, SIZE), 8)
+  chex.assert_trees_all_equal_shapes(state["critic"], p8)
+  for key, value, message in (("critic_hidden", 0, "dreal.critic_hidden=0 must be a positive"),
+                              ("redraw_every_steps", 0, "dreal.redraw_every_steps=0"),
+                              ("actor_delay_steps", -1, "dreal.actor_delay_steps=-1 must be")):
+    bad = small_config("se")
+    bad.dreal[key] = value
+    with pytest.raises(ValueError, match=message):
+      dreal_config.validate(bad)
+
+
 def test_eval_step_counts_and_masks():
   config, model, state, batch = make("cbam")
   batch = {**batch, "mask": jnp.array([1.0] * 5 + [0.0] * 3)}

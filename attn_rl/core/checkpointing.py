@@ -50,7 +50,8 @@ LENGTH_FREE_SCHEDULES = ("constant", "piecewise")
 # the key is in RESUMABLE_CHANGES), and `fill_added_keys` gives it to an old config.json.
 ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False, "train.num_seeds": 1,
               "train.seeds_mode": "vmap", "model.policy": "learned",
-              "model.glimpse_norm_epsilon": 1e-6}
+              "model.glimpse_norm_epsilon": 1e-6, "dreal.actor_delay_steps": 0,
+              "dreal.redraw_every_steps": 1, "dreal.critic_hidden": 1}
 
 
 class ConfigMismatchError(ValueError):

@@ -42,6 +42,10 @@ _NUM = flags.DEFINE_integer("num", 1024, "Validation canvases to evaluate on.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the critics' initialisation, the training "
                              "order and the drawn blocks.")
 _OUT = flags.DEFINE_string("out", None, "Output directory (default <workdir>/probe).")
+_CRITIC_HIDDEN = flags.DEFINE_integer(
+    "critic_hidden", None, "Units of the fresh critics' LSTM state (default: the run's "
+    "dreal.critic_hidden, 1 for the paper's scalar state); more asks whether capacity is what "
+    "the paper's critic lacks.")
 _PLOT = flags.DEFINE_bool("plot", True, "Write probe.png (needs matplotlib: pip install "
                           "'.[viz]').")
 
@@ -80,10 +84,17 @@ def main(argv):
     raise app.UsageError(f"--steps={_STEPS.value} and --every={_EVERY.value} must be >= 1.")
   if _PLOT.value and importlib.util.find_spec("matplotlib") is None:
     raise app.UsageError("--plot needs matplotlib: pip install '.[viz]', or pass --plot=false.")
+  if _CRITIC_HIDDEN.value is not None and _CRITIC_HIDDEN.value < 1:
+    raise app.UsageError(f"--critic_hidden={_CRITIC_HIDDEN.value} must be >= 1.")
   config, method, model, state, meta = loop.load_trained(_WORKDIR.value)
   if method.name != "dreal":
     raise ValueError(f"--workdir={_WORKDIR.value} is a {method.name!r} run: the probe needs a "
                      "DREAL run (method='dreal').")
+  # The fresh critics' config: the run's, with the probe's state width.
+  probe_dreal = config.dreal.copy_and_resolve_references()
+  with probe_dreal.unlocked():
+    if _CRITIC_HIDDEN.value is not None:
+      probe_dreal.critic_hidden = _CRITIC_HIDDEN.value
   batches = analysis.validation_batches(config, _NUM.value)
   if not batches:
     raise ValueError(f"--num={_NUM.value} is smaller than one batch of "
@@ -92,14 +103,14 @@ def main(argv):
   os.makedirs(out_dir, exist_ok=True)
   key = jax.random.key(_SEED.value)
   init_key, step_key = jax.random.split(key)
-  critic = dreal_steps.init_variables(model, init_key, pipeline.image_shape(config.data))[
-      "critic"]
+  critic = dreal_steps.init_variables(model, init_key, pipeline.image_shape(config.data),
+                                      probe_dreal.critic_hidden)["critic"]
   tx = optim.make_optimizer(config.optim.critic, _STEPS.value)
   opt_state = tx.init(critic)
-  step = analysis.make_critic_probe(model, config.dreal, tx)
+  step = analysis.make_critic_probe(model, probe_dreal, tx)
   train, _ = pipeline.make_batches(config.data, "train", seed=_SEED.value,
                                    global_batch=config.train.batch_size)
-  q_and_reward = analysis.make_q_and_reward(model, config.dreal)
+  q_and_reward = analysis.make_q_and_reward(model, probe_dreal)
   is_correct = analysis.make_correct(model)
   correct = np.concatenate([jax.device_get(is_correct(state, x, y)) for x, y in batches])
   curve = [{"step": 0, "train_loss": None,
@@ -123,18 +134,20 @@ def main(argv):
       **provenance.provenance(), "workdir": _WORKDIR.value, "network_step": int(meta["step"]),
       "network_trained_with_critics": bool(config.dreal.critics),
       "attention": config.model.attention, "substitute": config.dreal.substitute,
-      "reward_transform": config.dreal.reward_transform, "num_images": len(batches) * len(
+      "reward_transform": config.dreal.reward_transform,
+      "critic_hidden": probe_dreal.critic_hidden, "num_images": len(batches) * len(
           batches[0][1]), "split": "validation", "probe_steps": _STEPS.value,
       "seed": _SEED.value, "curve": curve,
   }
   if config.dreal.critics:
-    result["own_critics"] = evaluate(q_and_reward, state, None, batches, correct)
+    own = analysis.make_q_and_reward(model, config.dreal)
+    result["own_critics"] = evaluate(own, state, None, batches, correct)
   with open(os.path.join(out_dir, "probe.json"), "w") as f:
     json.dump(result, f, indent=1)
   if _PLOT.value:
     plot(os.path.join(out_dir, "probe.png"), curve,
-         f"{config.model.attention.upper()} critics alone, frozen network (step "
-         f"{int(meta['step'])})")
+         f"{config.model.attention.upper()} critics alone (state {probe_dreal.critic_hidden}), "
+         f"frozen network (step {int(meta['step'])})")
   print("wrote", os.path.join(out_dir, "probe.json"))
 
 

@@ -37,7 +37,7 @@ def channel_gates(model, state, batches) -> list[np.ndarray]:
 def make_q_and_reward(model, dreal_config):
   """(state, images, labels[, critic]) -> (Q [L * m, B], R [L * m, B]) for every map of every
   block."""
-  critics = dreal_steps.make_critics(model)
+  critics = dreal_steps.make_critics(model, dreal_config.critic_hidden)
 
   def q_and_reward(state, images, labels, critic=None):
     """critic: parameters to score with instead of the state's own."""

@@ -69,6 +69,15 @@ def defaults() -> ml_collections.ConfigDict:
   # CBAM's channel and spatial maps, two rollouts per stage) or 'map' (one, drawn uniformly;
   # for CBAM half the rollouts, each critic trained every other step on average).
   c.dreal.substitute = "block"
+  # Steps before L_q reaches the actor (the critics train from step 0): a critic warm-up, not
+  # the paper's (0: the actor climbs -Q from the first step, as the paper).
+  c.dreal.actor_delay_steps = 0
+  # Steps between draws of the substituted blocks: 1 draws anew each step (ours); the paper
+  # bypasses "one building block in each stage" per training epoch (steps per epoch).
+  c.dreal.redraw_every_steps = 1
+  # Units of each critic LSTM's state: 1 is the paper's scalar state (Q = h); more is a marked
+  # variant with a tanh read-out (methods/dreal/critics.py).
+  c.dreal.critic_hidden = 1
 
   # Backbone and actor optimizer (each its own instance): SGD with momentum 0.9, no gradient
   # clipping (the ResNet recipes do not clip).
@@ -128,7 +137,9 @@ def validate_network(c: ml_collections.ConfigDict) -> None:
     raise ValueError(f"model.stage_sizes={c.model.stage_sizes} and model.widths="
                      f"{c.model.widths} must have one entry per stage.")
   config_lib.positive(c, "model.reduction", "model.stem_width", "model.stem_stride",
-                      "dreal.gamma")
+                      "dreal.gamma", "dreal.redraw_every_steps", "dreal.critic_hidden")
+  if c.dreal.actor_delay_steps < 0:
+    raise ValueError(f"dreal.actor_delay_steps={c.dreal.actor_delay_steps} must be >= 0.")
   config_lib.validate_optimizer(c, "optim")
   config_lib.validate_optimizer(c, "optim.critic")
   config_lib.validate_run_groups(c)

@@ -34,7 +34,7 @@ def inference_variables(state: state_lib.State) -> dict:
 
 
 def init_state(config, model, key, image_shape):
-  v = steps.init_variables(model, key, image_shape)
+  v = steps.init_variables(model, key, image_shape, config.dreal.critic_hidden)
   return create_state(v["backbone"], v["actor"], v["critic"], v["batch_stats"], config)
 
 

@@ -6,8 +6,10 @@ One jitted step updates three parameter groups, each with its own optimizer:
   actor theta   L_c + w_q * L_q,  L_q = -mean over maps and examples of Q_l   (critic frozen)
   critic phi    L_r = mean over the substituted maps of (Q_l - R_l)^2          (actor frozen)
 
-with R_l the mean-substitution reward of `rewards.py`. Each step the PRNG picks one
-block per stage (the same for the whole batch); with `dreal.substitute='block'` every map of
+with R_l the mean-substitution reward of `rewards.py` (w_q is 0 for the first
+`dreal.actor_delay_steps` steps, a critic warm-up). Each step the PRNG picks one
+block per stage (the same for the whole batch; `dreal.redraw_every_steps` > 1 holds a draw for
+that many steps, as the paper's per-epoch bypass); with `dreal.substitute='block'` every map of
 those blocks (CBAM: channel and spatial) is replaced by its mean, with 'map' one map of each
 drawn block, drawn uniformly (CBAM: half the rollouts; each critic then gets its reward every
 other step on average). The substitutions run in one `jax.vmap`ped rollout over the map
@@ -45,18 +47,20 @@ from attn_rl.methods.dreal import rewards as rewards_lib
 from attn_rl.methods.dreal.critics import Critics
 
 
-def make_critics(model: ResNet) -> Critics:
-  return Critics(tuple(model.stage_of_block()), attention_lib.MAP_KINDS[model.attention])
+def make_critics(model: ResNet, hidden: int = 1) -> Critics:
+  """The critics of `model`'s attention maps; hidden: `dreal.critic_hidden` (1: the paper's)."""
+  return Critics(tuple(model.stage_of_block()), attention_lib.MAP_KINDS[model.attention], hidden)
 
 
-def init_variables(model: ResNet, key: jax.Array, image_shape: tuple[int, ...]) -> dict:
+def init_variables(model: ResNet, key: jax.Array, image_shape: tuple[int, ...],
+                   critic_hidden: int = 1) -> dict:
   """{'backbone', 'actor', 'critic', 'batch_stats'} for images of shape [H, W] or [H, W, C]."""
   model_key, critic_key = jax.random.split(key)
   images = jnp.zeros((2, *image_shape), jnp.uint8)
   (_, trace), variables = model.init_with_output(model_key, images, train=False)
   backbone, actor = split_params(variables["params"])
   # A plain ResNet (attention 'none') has no maps, so no critics.
-  critic = (make_critics(model).init(critic_key, trace.maps, trace.reduced)["params"]
+  critic = (make_critics(model, critic_hidden).init(critic_key, trace.maps, trace.reduced)["params"]
             if model.maps_per_block else {})
   return {"backbone": backbone, "actor": actor, "critic": critic,
           "batch_stats": variables["batch_stats"]}
@@ -187,7 +191,7 @@ def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats
     reward = rewards_lib.substitution_reward(
         jnp.broadcast_to(p_full, p_sub.shape), p_sub, jnp.broadcast_to(correct, p_sub.shape),
         gamma=dreal_config.gamma, transform=dreal_config.reward_transform)
-    critics = make_critics(model)
+    critics = make_critics(model, dreal_config.critic_hidden)
     # The critic regresses on the maps the actor produced; it must not move the actor.
     maps_in, reduced_in = jax.lax.stop_gradient((trace.maps, trace.reduced))
     q = critics.apply({"params": critic}, maps_in, reduced_in)[overrides]
@@ -202,12 +206,32 @@ def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats
   return terms, (metrics, new_vars["batch_stats"], logits)
 
 
-def total_loss(terms: dict, dreal_config) -> jax.Array:
-  """The supervised terms, plus w_q L_q + L_r with critics."""
+def total_loss(terms: dict, dreal_config, q_weight=None) -> jax.Array:
+  """The supervised terms, plus w_q L_q + L_r with critics.
+
+  q_weight: w_q (default `dreal.q_weight`; the train step passes 0 before
+  `dreal.actor_delay_steps`).
+  """
   total = sum(v for k, v in terms.items() if k not in ("actor", "critic"))
   if "actor" in terms:
-    total = total + dreal_config.q_weight * terms["actor"] + terms["critic"]
+    w = dreal_config.q_weight if q_weight is None else q_weight
+    total = total + w * terms["actor"] + terms["critic"]
   return total
+
+
+def actor_weight(dreal_config, step) -> jax.Array:
+  """w_q at `step`: 0 while the critics warm up (`dreal.actor_delay_steps`), then
+  `dreal.q_weight`."""
+  return jnp.where(step >= dreal_config.actor_delay_steps, dreal_config.q_weight, 0.0)
+
+
+def draw_key(dreal_config, key: jax.Array, step) -> jax.Array:
+  """The key that picks the substituted blocks: new every step (`dreal.redraw_every_steps`=1,
+  our default) or held for that many steps (the paper's "during each training epoch, one
+  building block in each stage is bypassed" is the number of steps in an epoch)."""
+  (block_key,) = jax.random.split(
+      jax.random.fold_in(key, step // dreal_config.redraw_every_steps), 1)
+  return block_key
 
 
 def make_train_step(config, model: ResNet, supervised_loss=classification_loss):
@@ -218,21 +242,20 @@ def make_train_step(config, model: ResNet, supervised_loss=classification_loss):
   """
   d = config.dreal
 
-  def loss_fn(backbone, actor, critic, batch_stats, images, labels, overrides):
+  def loss_fn(backbone, actor, critic, batch_stats, images, labels, overrides, q_weight):
     terms, aux = loss_terms(model, d, backbone, actor, critic, batch_stats, images, labels,
                             overrides, supervised_loss)
-    return total_loss(terms, d), (terms, aux)
+    return total_loss(terms, d, q_weight), (terms, aux)
 
   grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)
 
   def train_step(state: State, batch, key):
-    key = jax.random.fold_in(key, state.step)
-    (block_key,) = jax.random.split(key, 1)
-    overrides = choose_overrides(model, block_key, d.substitute)
+    overrides = choose_overrides(model, draw_key(d, key, state.step), d.substitute)
     groups = state.trainable
     (total, (terms, (metrics, new_stats, logits))), grads = grad_fn(
         groups["backbone"].params, groups["actor"].params, groups["critic"].params,
-        state.frozen["batch_stats"], batch["image"], batch["label"], overrides)
+        state.frozen["batch_stats"], batch["image"], batch["label"], overrides,
+        actor_weight(d, state.step))
     g_backbone, g_actor, g_critic = grads
     updates = {"backbone": g_backbone, "actor": g_actor}
     if d.critics:
