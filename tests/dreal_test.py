@@ -539,12 +539,14 @@ def test_probe_critics_cli_writes_the_curve(tmp_path):
   out = tmp_path / "probe"
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
   subprocess.run([sys.executable, "-m", "attn_rl.tools.probe_critics", f"--workdir={workdir}",
-                  "--steps=4", "--every=2", "--num=40", f"--out={out}", f"--plot={plot}"],
+                  "--steps=4", "--every=2", "--num=40", f"--out={out}", f"--plot={plot}",
+                  "--critic_hidden=4"],
                  check=True, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
   result = json.loads((out / "probe.json").read_text())
   assert [c["step"] for c in result["curve"]] == [0, 2, 4]
   assert result["network_trained_with_critics"] is False and "own_critics" not in result
   assert result["split"] == "validation" and result["num_images"] == 32
+  assert result["critic_hidden"] == 4
   assert all(np.isfinite(c["mse"]) for c in result["curve"])
   assert all(0 <= c["fraction_correct"] <= 1 and "correct_only" in c for c in result["curve"])
   assert (out / "probe.png").exists() == plot
