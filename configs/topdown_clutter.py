@@ -49,12 +49,9 @@ def get_config(arg=None):
   c.train.num_steps = 30000
   td_config.apply_arm(c, tokens)
   if "cpu" in tokens:
-    # Half the default channels, as topdown_clutter100.py's `short`.
-    c.model.conv_channels = [16, 32, 32]
-    # configs/ram_clutter.py's rate and schedule.
-    c.optim.learning_rate = 1e-3
-    # Warm-up, then cosine decay to 1% (ram_defaults' schedule).
-    c.optim.schedule = "cosine"
+    # Half the channels, Adam 1e-3 with cosine decay (as configs/ram_clutter.py), as
+    # topdown_clutter100.py's `short`.
+    td_config.apply_cpu_recipe(c)
     # Validate every 2,000 steps (each pass over the validation split costs about 30 s here).
     c.eval.every_steps = 2000
   if "quicktest" in tokens:
