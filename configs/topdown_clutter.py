@@ -15,7 +15,10 @@ Run:
   TFDS_DATA_DIR=../shared/data/tensorflow_datasets python -m attn_rl.main \
     --config=configs/topdown_clutter.py:cpu --workdir=runs/topdown_clutter_cpu_s0
 Quick check (seconds): --config=configs/topdown_clutter.py:quicktest
-Expected: see docs/robustness.md (the `cpu` run, seed 0); no paper number exists.
+Measured (`cpu`, seed 0, commit ad59183, 2026-12-05, one core of the 2-vCPU Intel Xeon shared
+with other runs, 133 min): test error 4.39% (M=8 rollouts; M=1 6.91%; the context classifier
+4.20%), selected at step 30,000 (docs/robustness.md). No paper number exists; RAM on the same
+task: 5.83% at 30,000 steps, 4.28% at 100,000 (configs/ram_clutter.py).
 """
 
 from attn_rl.core import config as config_lib
