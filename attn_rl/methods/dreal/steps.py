@@ -206,16 +206,12 @@ def loss_terms(model: ResNet, dreal_config, backbone, actor, critic, batch_stats
   return terms, (metrics, new_vars["batch_stats"], logits)
 
 
-def total_loss(terms: dict, dreal_config, q_weight=None) -> jax.Array:
-  """The supervised terms, plus w_q L_q + L_r with critics.
-
-  q_weight: w_q (default `dreal.q_weight`; the train step passes 0 before
-  `dreal.actor_delay_steps`).
-  """
+def total_loss(terms: dict, q_weight) -> jax.Array:
+  """The supervised terms, plus w_q L_q + L_r with critics; q_weight: w_q at this step
+  (`actor_weight`)."""
   total = sum(v for k, v in terms.items() if k not in ("actor", "critic"))
   if "actor" in terms:
-    w = dreal_config.q_weight if q_weight is None else q_weight
-    total = total + w * terms["actor"] + terms["critic"]
+    total = total + q_weight * terms["actor"] + terms["critic"]
   return total
 
 
@@ -245,7 +241,7 @@ def make_train_step(config, model: ResNet, supervised_loss=classification_loss):
   def loss_fn(backbone, actor, critic, batch_stats, images, labels, overrides, q_weight):
     terms, aux = loss_terms(model, d, backbone, actor, critic, batch_stats, images, labels,
                             overrides, supervised_loss)
-    return total_loss(terms, d, q_weight), (terms, aux)
+    return total_loss(terms, q_weight), (terms, aux)
 
   grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)
 

@@ -44,9 +44,7 @@ PGD_NORM_EPSILONS = (1e-6, 1e-2)
 
 def first_block(config, params, glimpses):
   """conv0's output [N, g, g, C] and norm0's output, through the trained glimpse network."""
-  m = config.model
-  net = networks.ConvGlimpseNetwork(tuple(m.conv_channels), m.location_hidden,
-                                    m.glimpse_features, m.glimpse_norm_epsilon)
+  net = networks.make_networks(config.model, 10, "conv")["glimpse"]
   locations = jnp.zeros((glimpses.shape[0], 2))
   _, state = net.apply({"params": params["glimpse"]}, glimpses, locations,
                        capture_intermediates=True, mutable=["intermediates"])
