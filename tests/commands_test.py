@@ -31,7 +31,8 @@ def _documented_lines() -> list[str]:
   for path in [os.path.join(ROOT, "README.md"), *sorted(glob.glob(os.path.join(ROOT, "docs",
                                                                               "*.md")))]:
     with open(path) as f:
-      lines += [m.group(0) for m in re.finditer(r"python -m attn_rl[\w.]*[^\n`]*", f.read())]
+      text = f.read().replace("\\\n", " ")  # A shell line continuation joins its lines.
+    lines += [m.group(0) for m in re.finditer(r"python -m attn_rl[\w.]*[^\n`]*", text)]
   return lines
 
 
