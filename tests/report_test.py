@@ -135,17 +135,21 @@ def test_command_line():
 
 
 def test_dreal_table_pairs_vanilla_and_critics(tmp_path):
-  def config(attention, critics):
+  def config(attention, critics, **knobs):
     return {"method": "dreal", "seed": 0, "train": {"num_steps": 2000},
-            "model": {"attention": attention}, "dreal": {"critics": critics}}
+            "model": {"attention": attention}, "dreal": {"critics": critics, **knobs}}
 
-  runs = (("d_se_s0", 0.05, "se", True), ("d_se_van_s0", 0.06, "se", False),
-          ("d_cbam_s0", 0.04, "cbam", True))
-  records = [report.collect_run(_fake_run(tmp_path, name, e, e, [(10, e)], config(a, c)))
-             for name, e, a, c in runs]
+  # The last run changes two recipe knobs; a run recorded before the knobs existed (no keys)
+  # and one that states the paper's values are both the paper's recipe.
+  runs = (("d_se_s0", 0.05, "se", True, {}), ("d_se_van_s0", 0.06, "se", False, {}),
+          ("d_cbam_s0", 0.04, "cbam", True, {"q_weight": 1.0, "critic_hidden": 1}),
+          ("d_se_qw_s0", 0.03, "se", True, {"q_weight": 0.1, "redraw_every_steps": 390}))
+  records = [report.collect_run(_fake_run(tmp_path, name, e, e, [(10, e)], config(a, c, **k)))
+             for name, e, a, c, k in runs]
   lines = dreal_paper.table(report.summarize(records)).splitlines()[2:]
-  assert [line.split(" | ")[:2] for line in lines] == [
-      ["| CBAM", "yes"], ["| SE", "no (vanilla)"], ["| SE", "yes"]]
+  assert [line.split(" | ")[:3] for line in lines] == [
+      ["| CBAM", "yes", "paper's"], ["| SE", "no (vanilla)", ""], ["| SE", "yes", "paper's"],
+      ["| SE", "yes", "q_weight=0.1, redraw_every_steps=390"]]
   assert "| 2000 | 6.00% |" in lines[1]
   assert "d_se" not in ram_paper.table(report.summarize(records))
 

@@ -1,4 +1,5 @@
-"""DREAL's rows of the report: each attention module without and with critics."""
+"""DREAL's rows of the report: each attention module without and with critics, and the
+controlled arms of docs/dreal_investigation.md (a recipe knob changed from the paper's)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,32 @@ from attn_rl.core import tables
 MARKERS = ("<!-- dreal-table:begin -->", "<!-- dreal-table:end -->")
 
 
+# The recipe knobs and their paper values (methods/dreal/config.py); runs recorded before a
+# knob existed ran at its paper value.
+PAPER_RECIPE = {"actor_delay_steps": 0, "q_weight": 1.0, "reward_transform": "clip",
+                "critic_hidden": 1, "redraw_every_steps": 1}
+
+
 def fields(values: dict) -> dict:
-  """A DREAL run's attention module and critics, read from its config."""
-  return {"attention": values["model"]["attention"], "critics": bool(values["dreal"]["critics"])}
+  """A DREAL run's attention module, critics and the recipe knobs it changed, from its config."""
+  dreal = values["dreal"]
+  changed = [f"{k}={dreal[k]}" for k, v in PAPER_RECIPE.items() if dreal.get(k, v) != v]
+  return {"attention": values["model"]["attention"], "critics": bool(dreal["critics"]),
+          "recipe": ", ".join(changed)}
 
 
 def table(rows: list[dict]) -> str:
   """DREAL runs: each attention module without and with critics, same budget."""
-  lines = ["| attention | critics | seeds | steps | test error | wall (median) | runs |",
-           "|---|---|---|---|---|---|---|"]
+  lines = ["| attention | critics | recipe | seeds | steps | test error | run on | wall (median) "
+           "| runs |", "|---|---|---|---|---|---|---|---|---|"]
   dreal = sorted((r for r in rows if r["method"] == "dreal"),
-                 key=lambda r: (r["attention"], r["num_steps"] or 0, r["critics"]))
+                 key=lambda r: (r["attention"], r["num_steps"] or 0, r["dates"], r["critics"],
+                                r.get("recipe", "")))
   for r in dreal:
     wall, runs = tables.wall_text(r), tables.run_links(r)
-    lines.append(f"| {r['attention'].upper()} | {'yes' if r['critics'] else 'no (vanilla)'} | "
-                 f"{len(r['seeds'])} | {r['num_steps'] or ''} | {tables.error_text(r)} | {wall} | "
-                 f"{runs} |")
+    critics = "yes" if r["critics"] else "no (vanilla)"
+    recipe = (r.get("recipe") or "paper's") if r["critics"] else ""
+    where = ", ".join([*r["dates"], *r["hardware"]])
+    lines.append(f"| {r['attention'].upper()} | {critics} | {recipe} | {len(r['seeds'])} | "
+                 f"{r['num_steps'] or ''} | {tables.error_text(r)} | {where} | {wall} | {runs} |")
   return "\n".join(lines)

@@ -68,10 +68,10 @@ def main():
         "date": rs[0]["date"], "train_seconds": rs[0]["train_seconds"],
         "test_error_pct": test.round(2).tolist(), "val_error_pct": val.round(2).tolist(),
         "selected_step": [r["selected_step"] for r in rs],
-        "test_mean": round(float(test.mean()), 3), "test_std": round(float(test.std(ddof=1)), 3),
+        "test_mean": float(test.mean()), "test_std": float(test.std(ddof=1)),
         "minus_paper_per_seed": (test - paper).round(2).tolist(),
-        "minus_paper_mean": round(float((test - paper).mean()), 3),
-        "minus_vanilla_mean": round(float((test - vanilla).mean()), 3),
+        "minus_paper_mean": float((test - paper).mean()),
+        "minus_vanilla_mean": float((test - vanilla).mean()),
     })
   with open(os.path.join(HERE, "arms.json"), "w") as f:
     json.dump({"note": __doc__.split("\n\n")[0], "seeds": SEEDS, "arms": table}, f, indent=1)
