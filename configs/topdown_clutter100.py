@@ -4,7 +4,12 @@
 The top-down Q-agent picks one of 2x2 regions of the half-resolution image; the bottom-up
 agent starts inside it. Variants, combinable with commas:
   glimpses6 / glimpses8   glimpse budget (default 8)
-  ram                     all three pieces off: RAM with the conv glimpse network, same budget
+  ram                     all three pieces off: RAM with this config's glimpse network, same
+                          budget
+  mlp                     the paper's network: RAM's fully connected glimpse network (its
+                          Section 4 keeps "the same network architecture given in the MNIST
+                          classification experiment", Appendix A) instead of the default
+                          convolutional one (three conv-norm-pool blocks, as its SVHN network)
   topdown                 + top-down start
   topdown,entropy         + entropy-weighted REINFORCE
   full                    + context classifier (the default)
@@ -32,7 +37,7 @@ from attn_rl.methods.topdown import config as td_config
 
 def get_config(arg=None):
   tokens = config_lib.parse_variants(
-      arg, ("quicktest", "short", "glimpses6", "glimpses8", *td_config.ARMS),
+      arg, ("quicktest", "short", "glimpses6", "glimpses8", "mlp", *td_config.ARMS),
       exclusive=(("glimpses6", "glimpses8"),))
   c = td_config.defaults()
   # Translated digit plus random crops of other digits.
@@ -49,6 +54,8 @@ def get_config(arg=None):
   c.model.glimpse_size = 12
   # Patches of 12, 24, 48 and 96 pixels.
   c.model.num_scales = 4
+  # The convolutional glimpse network (td_config.defaults), or the paper's fully connected one.
+  c.model.glimpse_net = "mlp" if "mlp" in tokens else "conv"
   # Two levels: the half-resolution image and the chosen full-resolution quarter.
   c.topdown.levels = 2
   # 2x2 regions per level.

@@ -298,6 +298,13 @@ def test_ablation_arms_and_glimpse_budgets():
     load_config(path, "glimpses7")
   mnist = load_config(os.path.join(ROOT, "configs", "topdown_mnist.py"), "quicktest")
   assert flags(mnist) == (False, True, True)
+  # The paper's MNIST network is RAM's fully connected one (its Appendix A); 100x100 keeps
+  # the conv glimpse network unless `mlp`, 28x28 has it as `conv`.
+  assert mnist.model.glimpse_net == "mlp"
+  assert load_config(os.path.join(ROOT, "configs", "topdown_mnist.py"),
+                     "conv,quicktest").model.glimpse_net == "conv"
+  assert load_config(path, "full").model.glimpse_net == "conv"
+  assert load_config(path, "full,mlp").model.glimpse_net == "mlp"
   clutter60 = os.path.join(ROOT, "configs", "topdown_clutter.py")
   assert flags(load_config(clutter60, "")) == (True, True, True)
   assert flags(load_config(clutter60, "ram,cpu")) == (False, False, False)
