@@ -1,6 +1,7 @@
 """Top-down + bottom-up attention on 100x100 cluttered MNIST (Chen et al. 2021).
 
-12x12 glimpses at 4 scales (12 to 96 px), 8 pieces of 8x8 clutter (as configs/ram_clutter100.py).
+12x12 glimpses at 4 scales (12 to 96 px), 8 pieces of 8x8 clutter (as configs/ram_clutter100.py;
+the paper's Table 2 text says 10: variant `clutter10`).
 The top-down Q-agent picks one of 2x2 regions of the half-resolution image; the bottom-up
 agent starts inside it. Variants, combinable with commas:
   glimpses6 / glimpses8   glimpse budget (default 8)
@@ -10,6 +11,8 @@ agent starts inside it. Variants, combinable with commas:
                           Section 4 keeps "the same network architecture given in the MNIST
                           classification experiment", Appendix A) instead of the default
                           convolutional one (three conv-norm-pool blocks, as its SVHN network)
+  clutter10               10 pieces of clutter, the count of the paper's Table 2 text (default
+                          8); the paper's setting is `mlp,clutter10`
   topdown                 + top-down start
   topdown,entropy         + entropy-weighted REINFORCE
   full                    + context classifier (the default)
@@ -37,15 +40,16 @@ from attn_rl.methods.topdown import config as td_config
 
 def get_config(arg=None):
   tokens = config_lib.parse_variants(
-      arg, ("quicktest", "short", "glimpses6", "glimpses8", "mlp", *td_config.ARMS),
+      arg, ("quicktest", "short", "glimpses6", "glimpses8", "mlp", "clutter10",
+            *td_config.ARMS),
       exclusive=(("glimpses6", "glimpses8"),))
   c = td_config.defaults()
   # Translated digit plus random crops of other digits.
   c.data.task = "cluttered"
   # Canvas side.
   c.data.canvas_size = 100
-  # Clutter pieces (the paper's count is not given; as configs/ram_clutter100.py).
-  c.data.num_clutter = 8
+  # Clutter pieces: as configs/ram_clutter100.py, or the 10 of the paper's Table 2 text.
+  c.data.num_clutter = 10 if "clutter10" in tokens else 8
   # Side of each clutter piece.
   c.data.clutter_size = 8
   # Glimpses per episode.

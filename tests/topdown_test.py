@@ -305,6 +305,7 @@ def test_ablation_arms_and_glimpse_budgets():
                      "conv,quicktest").model.glimpse_net == "conv"
   assert load_config(path, "full").model.glimpse_net == "conv"
   assert load_config(path, "full,mlp").model.glimpse_net == "mlp"
+  assert [load_config(path, v).data.num_clutter for v in ("full", "full,clutter10")] == [8, 10]
   clutter60 = os.path.join(ROOT, "configs", "topdown_clutter.py")
   assert flags(load_config(clutter60, "")) == (True, True, True)
   assert flags(load_config(clutter60, "ram,cpu")) == (False, False, False)
