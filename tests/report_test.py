@@ -92,9 +92,13 @@ def test_collect_copies_outputs_not_checkpoints(tmp_path):
     report.collect_workdir(str(tmp_path), str(tmp_path / "results"))
 
 
-def _topdown_config(topdown, entropy, context, glimpses):
-  return {"method": "topdown", "seed": 0, "train": {"num_steps": 6000},
-          "model": {"num_glimpses": glimpses}, "topdown": {"enabled": topdown},
+def _topdown_config(topdown, entropy, context, glimpses, canvas=100, net=None):
+  data = ({"canvas_size": 100, "task": "cluttered", "num_clutter": 8} if canvas == 100 else
+          {"canvas_size": 28, "task": "plain", "num_clutter": 0})
+  # net=None: a run recorded before model.glimpse_net existed (it had the conv network).
+  model = {"num_glimpses": glimpses, **({"glimpse_net": net} if net else {})}
+  return {"method": "topdown", "seed": 0, "train": {"num_steps": 6000}, "data": data,
+          "model": model, "topdown": {"enabled": topdown},
           "bottomup": {"entropy": entropy, "context": context}}
 
 
@@ -109,20 +113,42 @@ def test_ablation_table_reads_arms_from_configs(tmp_path):
       tmp_path, "td_ram_s0", 0.35, 0.45, [(10, 0.35)], _topdown_config(False, False, False, 6))))
   records.append(report.collect_run(_fake_run(tmp_path, "ram_clutter100_s0", 0.15, 0.27,
                                               [(10, 0.15)])))
+  # Table 1: 28x28 MNIST, the fully connected glimpse network, entropy and context without
+  # the top-down start; our RAM on MNIST beside it.
+  records.append(report.collect_run(_fake_run(
+      tmp_path, "td_mnist_ec_s0", 0.011, 0.02, [(10, 0.011)],
+      _topdown_config(False, True, True, 6, canvas=28, net="mlp"))))
+  records.append(report.collect_run(_fake_run(tmp_path, "ram_mnist_s0", 0.012, 0.02,
+                                              [(10, 0.012)])))
   assert records[0]["command"] == command
   assert records[2]["command"].startswith("python -m attn_rl.main --config=configs/td_ram.py")
   rows = report.summarize(records)
   text = topdown_paper.table(rows)
   lines = text.splitlines()[2:]
-  # The arm comes from the config: RAM first, then the full model, then our RAM for scale.
-  assert lines[0].startswith("| 6 | RAM (conv glimpse network) | 1 | 6000 | 35.00% (M=8)")
-  assert "| 29.80% |" in lines[0]
-  assert lines[1].startswith("| 6 | + top-down + entropy + context (full) | 2 | 6000 | "
+  # The task and arm come from the config: MNIST first with our RAM after it, then 100x100:
+  # RAM, the full model, our RAM for scale.
+  assert lines[0].startswith("| 28x28 MNIST | 6 | fully connected | + entropy + context | 1 | "
+                             "6000 | 1.10% (M=8)")
+  assert "| 1.01% |" in lines[0]
+  assert lines[1].startswith("| 28x28 MNIST | 6 | fully connected | our RAM from the RAM table "
+                             "(`configs/ram_mnist.py`")
+  assert lines[2].startswith("| 100x100 cluttered (8 pieces) | 6 | conv | RAM | 1 | 6000 | "
+                             "35.00% (M=8)")
+  assert "| 29.80% |" in lines[2]
+  assert lines[3].startswith("| 100x100 cluttered (8 pieces) | 6 | conv | "
+                             "+ top-down + entropy + context (full) | 2 | 6000 | "
                              "25.00% ± 7.07 (20.00, 30.00) (M=8) | 40.00% | 50.00% | 20.30% |")
-  assert "our RAM from the RAM table (`configs/ram_clutter100.py`" in lines[2]
-  assert "| 10.83% |" not in lines[2]  # Not in the column of Chen et al.'s figures.
+  assert "our RAM from the RAM table (`configs/ram_clutter100.py`" in lines[4]
+  assert "| 10.83% |" not in lines[4]  # Not in the column of Chen et al.'s figures.
   # The RAM table leaves the top-down runs out.
   assert "td_full" not in ram_paper.table(rows) and "ram_clutter100_s0" in ram_paper.table(rows)
+
+
+def test_arm_names_follow_the_pieces_switched_on():
+  assert topdown_paper.arm_name((False, False, False)) == "RAM"
+  assert topdown_paper.arm_name((False, True, True)) == "+ entropy + context"
+  assert topdown_paper.arm_name((True, True, True)) == "+ top-down + entropy + context (full)"
+  assert len(set(map(topdown_paper.arm_name, topdown_paper.ARM_ORDER))) == 8
 
 
 def test_command_line():
