@@ -59,6 +59,7 @@ def fields(values: dict) -> dict:
 # Our RAM rows from the RAM table, shown beside the arms for scale: config -> (canvas side,
 # task, glimpses), as those configs set them.
 RAM_CONFIGS = {"ram_mnist": (28, "28x28 MNIST", 6),
+               "ram_clutter": (60, "60x60 cluttered (4 pieces)", 8),
                "ram_clutter100": (100, "100x100 cluttered (8 pieces)", 8)}
 NETWORKS = {"conv": "conv", "mlp": "fully connected"}
 
