@@ -4,22 +4,23 @@ controlled arms of docs/dreal_investigation.md (a recipe knob changed from the p
 from __future__ import annotations
 
 from attn_rl.core import tables
+from attn_rl.methods.dreal import config as dreal_config
 
 # The table is long: it lives on docs/results.md with its conditions, not the README.
 PAGE = "docs/results.md"
 MARKERS = ("<!-- dreal-table:begin -->", "<!-- dreal-table:end -->")
 
 
-# The recipe knobs and their paper values (methods/dreal/config.py); runs recorded before a
-# knob existed ran at its paper value.
-PAPER_RECIPE = {"actor_delay_steps": 0, "q_weight": 1.0, "reward_transform": "clip",
-                "critic_hidden": 1, "redraw_every_steps": 1}
+# The recipe knobs of the controlled arms; their defaults (methods/dreal/config.py) are the
+# paper's values, and runs recorded before a knob existed ran at its default.
+RECIPE_KNOBS = ("actor_delay_steps", "q_weight", "reward_transform", "critic_hidden",
+                "redraw_every_steps")
 
 
 def fields(values: dict) -> dict:
   """A DREAL run's attention module, critics and the recipe knobs it changed, from its config."""
-  dreal = values["dreal"]
-  changed = [f"{k}={dreal[k]}" for k, v in PAPER_RECIPE.items() if dreal.get(k, v) != v]
+  dreal, paper = values["dreal"], dreal_config.defaults().dreal
+  changed = [f"{k}={dreal[k]}" for k in RECIPE_KNOBS if dreal.get(k, paper[k]) != paper[k]]
   return {"attention": values["model"]["attention"], "critics": bool(dreal["critics"]),
           "recipe": ", ".join(changed)}
 
