@@ -8,8 +8,9 @@ same batches, so the per-seed differences against the paper arm are paired.
 
   python results/dreal_investigation/arms/arms.py   # after the runs in ARMS have finished
 
-Reads each run's runs/<workdir>/seed_<s>/results.json, writes arms.json and arms.png beside
-this file, and prints the table. A missing or unfinished run is an error, not a gap.
+Reads each seed's results/<workdir>_s<s>/run.json (collected by the report tool, which only
+collects finished runs), writes arms.json and arms.png beside this file, and prints the
+table. A missing run is an error, not a gap.
 """
 import json
 import os
@@ -38,17 +39,17 @@ SEEDS = 3
 
 
 def read(workdir: str) -> list[dict]:
+  """The run records `python -m attn_rl.tools.report --collect=runs/<workdir>` wrote, one per
+  seed (results/<workdir>_s<seed>/run.json), so the table needs no workdir."""
   out = []
   for s in range(SEEDS):
-    path = os.path.join(ROOT, "runs", workdir, f"seed_{s}", "results.json")
+    path = os.path.join(ROOT, "results", f"{workdir}_s{s}", "run.json")
     if not os.path.exists(path):
-      sys.exit(f"{path} is missing: train the arm first (its command is in docs/"
-               "dreal_investigation.md).")
+      sys.exit(f"{path} is missing: train the arm (its command is in docs/"
+               f"dreal_investigation.md), then python -m attn_rl.tools.report "
+               f"--collect=runs/{workdir}.")
     with open(path) as f:
-      r = json.load(f)
-    if not r.get("finished"):
-      sys.exit(f"{path}: the run has not finished (step {r.get('step')}).")
-    out.append(r)
+      out.append(json.load(f))
   return out
 
 
@@ -60,12 +61,12 @@ def main():
   for label, workdir, change in ARMS:
     rs = runs[label]
     test = np.array([r["test"]["error"] for r in rs]) * 100
-    val = np.array([r["val_error"] for r in rs]) * 100
+    val = np.array([r["val_error_at_selected"] for r in rs]) * 100
     table.append({
         "arm": label, "change": change, "workdir": f"runs/{workdir}",
         "command": rs[0]["command"], "git_commit": rs[0]["git_commit"],
-        "git_dirty": rs[0]["git_dirty"], "cpu_model": rs[0]["cpu_model"],
-        "date": rs[0]["date"], "train_seconds": rs[0]["train_seconds"],
+        "git_dirty": rs[0]["git_dirty"], "cpu_model": rs[0]["hardware"]["cpu_model"],
+        "date": rs[0]["started"], "train_seconds": rs[0]["wall_seconds"],
         "test_error_pct": test.round(2).tolist(), "val_error_pct": val.round(2).tolist(),
         "selected_step": [r["selected_step"] for r in rs],
         "test_mean": float(test.mean()), "test_std": float(test.std(ddof=1)),
