@@ -1,4 +1,4 @@
-"""DREAL's controlled arms at the `short` budget, side by side (issue 22, 2026-12-06).
+"""DREAL's controlled arms at the `short` budget, side by side (issue 22, 2026-12-05).
 
 Every arm is `configs/dreal_clutter.py:se,short` with 3 seeds in one compiled step
 (--config.train.num_seeds=3), trained on the same machine, and changes one thing against the
