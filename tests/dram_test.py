@@ -109,9 +109,9 @@ def test_sequence_sums_and_the_per_digit_denominator():
 # The model and its gradient routing.
 
 
-def _setup(arg="quicktest", **overrides):
-  config = load_config(os.path.join(ROOT, "configs", "dram_multidigit.py"), arg, **overrides)
-  model = DRAM(config, sequences.NUM_CLASSES)
+def _setup(arg="quicktest", file="dram_multidigit.py", **overrides):
+  config = load_config(os.path.join(ROOT, "configs", file), arg, **overrides)
+  model = DRAM(config, sequences.num_classes(config.data))
   params = model.init(jax.random.key(0), sequences.image_shape(config.data))
   fetch, _ = sequences.make_fetch(config.data, "train", seed=0)
   batch = fetch(np.arange(8), 0)
@@ -202,9 +202,10 @@ def test_no_derivative_of_the_labels_reaches_the_emission_pathway():
   assert _moved(jax.grad(logits_sum)({"lower": params["lower"]}))
 
 
-def test_train_step_learns_a_batch_and_traces_once():
-  config, model, params, batch = _setup(**{"optim.schedule": "constant",
-                                           "optim.learning_rate": 1e-2})
+@pytest.mark.parametrize("file", ["dram_multidigit.py", "dram_addition.py"])
+def test_train_step_learns_a_batch_and_traces_once(file):
+  config, model, params, batch = _setup(file=file, **{"optim.schedule": "constant",
+                                                      "optim.learning_rate": 1e-2})
   state = dram_method.init_state(config, model, jax.random.key(0),
                                  sequences.image_shape(config.data))
   chex.clear_trace_counter()
@@ -215,6 +216,29 @@ def test_train_step_learns_a_batch_and_traces_once():
     losses_seen.append(float(metrics["loss/classification"]))
   # Each step draws new locations: compare the last ten steps' mean, not one noisy step.
   assert np.mean(losses_seen[-10:]) < 0.85 * losses_seen[0]
+
+
+def test_addition_emits_one_sum_after_every_glimpse():
+  config, model, params, batch = _setup(file="dram_addition.py")
+  assert model.num_glimpses == 6 and model.positions == 1 and model.fixed
+  out = model.unroll(params, batch["image"], jax.random.key(1))
+  chex.assert_shape(out.logits, (1, 8, sequences.SUMS))
+  chex.assert_shape(out.locations, (6, 8, 2))
+  # One label, scored alone: the reward of the only glimpse block is 1 iff the sum is right.
+  pred = jnp.array([14])
+  np.testing.assert_array_equal(
+      losses.sequence_return(pred, jnp.array([14]), jnp.array([True]), 6, "cumulative"),
+      np.ones(6))
+  np.testing.assert_array_equal(
+      losses.sequence_return(pred, jnp.array([13]), jnp.array([True]), 6, "cumulative"),
+      np.zeros(6))
+
+
+def test_label_text_reads_ends_only_in_variable_length_rows():
+  assert dram_method.label_text([2, 6, E, E]) == "26."
+  assert dram_method.label_text([2, 6], fixed=True) == "26"
+  # An addition's sum of 10 is a number, not the END.
+  assert dram_method.label_text([10], fixed=True) == "10"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,11 +337,50 @@ def test_pairs_are_two_separate_digits_named_left_to_right():
     assert (image > 0).sum() == 2 * 28 * 28
 
 
+def test_addition_is_the_pairs_canvas_labelled_by_its_sum():
+  digits = _blocks()
+  index = np.arange(0, 200, 3)
+  pairs = sequences.pairs(digits, index, data_config.sequences("mnist_pairs"), seed=0,
+                          stream=0, epoch=0, train=True)
+  added = sequences.pairs(digits, index, data_config.sequences("mnist_addition"), seed=0,
+                          stream=0, epoch=0, train=True)
+  np.testing.assert_array_equal(added["image"], pairs["image"])
+  np.testing.assert_array_equal(added["label"][:, 0], pairs["label"].sum(1))
+  assert added["label"].shape == (67, 1) and (added["length"] == 1).all()
+  # Both blocks' classes are readable from the pixels: the sum is theirs.
+  for image, label in zip(added["image"], added["label"], strict=True):
+    shades = np.unique(image[image > 0])
+    total = sum(int(v) // 20 - 1 for v in shades) if len(shades) == 2 else 2 * (
+        int(shades[0]) // 20 - 1)
+    assert label[0] == total
+  d = data_config.sequences("mnist_addition")
+  assert (sequences.sequence_length(d), sequences.num_classes(d)) == (1, sequences.SUMS)
+
+
+def test_cnn_has_one_sum_head_on_addition():
+  config = load_config(os.path.join(ROOT, "configs", "dram_addition.py"), "cnn,quicktest")
+  model = cnn.make_model(config, sequences.num_classes(config.data))
+  assert (model.positions, model.classes, model.fixed) == (1, sequences.SUMS, True)
+  params = model.init(jax.random.key(0), jnp.zeros((2, 100, 100), jnp.uint8))
+  length, sums = model.apply(params, jnp.zeros((2, 100, 100), jnp.uint8))
+  assert length is None
+  chex.assert_shape(sums, (2, 1, sequences.SUMS))
+  logits = jnp.log(jnp.full((1, 19), 0.01).at[0, 14].set(0.82))
+  np.testing.assert_allclose(cnn.example_loss(None, logits, jnp.array([14]), jnp.int32(1)),
+                             -np.log(0.82), rtol=1e-5)
+  np.testing.assert_array_equal(cnn.decode(None, logits), [14])
+
+
 def test_sequence_config_errors_name_the_fix():
   c = load_config(os.path.join(ROOT, "configs", "dram_pairs.py"))
   with c.unlocked():
     c.data.max_digits = 3
   with pytest.raises(ValueError, match="exactly 2"):
+    dram_config.validate(c)
+  c = load_config(os.path.join(ROOT, "configs", "dram_addition.py"))
+  with c.unlocked():
+    c.data.canvas_size = 40
+  with pytest.raises(ValueError, match="at least 56"):
     dram_config.validate(c)
   c = load_config(os.path.join(ROOT, "configs", "dram_multidigit.py"))
   with c.unlocked():

@@ -146,13 +146,17 @@ def validate_reid(c: ml_collections.ConfigDict) -> None:
 
 
 # Digit-sequence datasets (data/sequences.py).
-SEQUENCE_DATASETS = ("multidigit_mnist", "mnist_pairs", "svhn")
+SEQUENCE_DATASETS = ("multidigit_mnist", "mnist_pairs", "mnist_addition", "svhn")
+# Two digits on a 100x100 canvas: named (pairs) or summed (addition).
+TWO_DIGIT_TASKS = ("mnist_pairs", "mnist_addition")
 
 
 def sequences(dataset: str = "multidigit_mnist") -> ml_collections.ConfigDict:
-  """The data group of digit sequences (data/sequences.py): multi-digit MNIST, pairs, SVHN."""
+  """The data group of digit sequences (data/sequences.py): multi-digit MNIST, pairs,
+  addition, SVHN."""
   d = ml_collections.ConfigDict()
-  # 'multidigit_mnist', 'mnist_pairs' (made from MNIST) or 'svhn' (prepared format 1).
+  # 'multidigit_mnist', 'mnist_pairs', 'mnist_addition' (made from MNIST) or 'svhn' (prepared
+  # format 1).
   d.dataset = dataset
   # MNIST tasks: 'tfds' (MNIST) or 'synthetic' (a learnable stand-in: tests); svhn: 'prepared'.
   d.source = "prepared" if dataset == "svhn" else "tfds"
@@ -169,15 +173,15 @@ def sequences(dataset: str = "multidigit_mnist") -> ml_collections.ConfigDict:
   d.limit_train = ml_collections.config_dict.placeholder(int)
   # If set, use only the first N validation and test examples.
   d.limit_eval = ml_collections.config_dict.placeholder(int)
-  # Most digits in a sequence (pairs: exactly this many).
-  d.max_digits = 2 if dataset == "mnist_pairs" else 5
+  # Most digits in a sequence (pairs and addition: exactly this many).
+  d.max_digits = 2 if dataset in TWO_DIGIT_TASKS else 5
   # multidigit_mnist: fewest digits in a sequence.
   d.min_digits = 1
-  # Side of the whole image: the Goodfellow crop (64) or the pairs canvas (100).
-  d.canvas_size = 100 if dataset == "mnist_pairs" else 64
+  # Side of the whole image: the Goodfellow crop (64) or the pairs and addition canvas (100).
+  d.canvas_size = 100 if dataset in TWO_DIGIT_TASKS else 64
   # Side of the random training crop and centre evaluation crop (None: no crop).
   d.crop_size = ml_collections.config_dict.placeholder(int)
-  if dataset != "mnist_pairs":
+  if dataset not in TWO_DIGIT_TASKS:
     d.crop_size = 54
   # multidigit_mnist: the union box grows by this fraction in both directions.
   d.box_expand = 0.3
@@ -204,12 +208,12 @@ def validate_sequences(c: ml_collections.ConfigDict) -> None:
   if d.dataset == "svhn" and not d.root:
     raise ValueError("data.root is empty: point it at the folder of svhn_{train,extra,test}.npz "
                      "(python -m attn_rl.tools.prepare_svhn --root=<svhn> --out=<folder>).")
-  if d.dataset == "mnist_pairs" and d.max_digits != 2:
-    raise ValueError(f"data.max_digits={d.max_digits}: MNIST pairs have exactly 2 digits.")
+  if d.dataset in TWO_DIGIT_TASKS and d.max_digits != 2:
+    raise ValueError(f"data.max_digits={d.max_digits}: {d.dataset} has exactly 2 digits.")
   if d.dataset == "multidigit_mnist" and not 1 <= d.min_digits <= d.max_digits:
     raise ValueError(f"data.min_digits={d.min_digits} must be in [1, data.max_digits="
                      f"{d.max_digits}].")
-  if d.dataset == "mnist_pairs" and d.canvas_size < 56:
+  if d.dataset in TWO_DIGIT_TASKS and d.canvas_size < 56:
     raise ValueError(f"data.canvas_size={d.canvas_size}: two 28x28 digits need at least 56.")
   if d.crop_size is not None and not 0 < d.crop_size <= d.canvas_size:
     raise ValueError(f"data.crop_size={d.crop_size} must be in [1, data.canvas_size="

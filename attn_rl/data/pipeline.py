@@ -34,13 +34,14 @@ def image_shape(data_config) -> tuple[int, ...]:
 
 def num_classes(data_config) -> int:
   """Classes of the configured dataset (MNIST's 10 for digit canvases; re-ID: the training
-  identities; digit sequences: 10 digits and the end label; videos: as their files say)."""
+  identities; digit sequences: 10 digits and the end label, or addition's 19 sums; videos: as
+  their files say)."""
   if data_config.dataset == video.DATASET:
     return video.num_classes(data_config)
   if data_config.dataset in reid.DATASETS:
     return reid.num_classes(data_config)
   if data_config.dataset in sequences.DATASETS:
-    return sequences.NUM_CLASSES
+    return sequences.num_classes(data_config)
   if data_config.dataset in images.DATASETS:
     return images.DATASETS[data_config.dataset][2]
   return 10

@@ -1,10 +1,11 @@
-"""Digit sequences: multi-digit MNIST, MNIST pairs, and SVHN format 1 (`digitStruct.mat`).
+"""Digit sequences: multi-digit MNIST, MNIST pairs and addition, and SVHN format 1
+(`digitStruct.mat`).
 
 A sequence example is an image and its label sequence: `label` int32 [S] holds the digits
 (0-9) in reading order, then END (10) in every remaining position, and `length` int32 [] the
 number of digits. With variable lengths S = max_digits + 1, so even a 5-digit label ends with
 END (the model must say where the sequence stops); with a fixed length (MNIST pairs) S =
-max_digits and there is no END.
+max_digits and there is no END. MNIST addition has one position (S = 1), the sum 0 to 18.
 
 Tasks, every random choice a counter-based hash of (seed, split stream, epoch, index, draw)
 (`canvas.random_bits`), so an example is a pure function of those numbers:
@@ -22,6 +23,10 @@ Tasks, every random choice a counter-based hash of (seed, split stream, epoch, i
                     (100x100) canvas; the label is both digits, left to right (DRAM's Table 1
                     task; its ordering rule is not in the texts we have: ours is left to right,
                     ties by row).
+  mnist_addition    the same canvases as mnist_pairs; the label is the digits' sum (0 to 18,
+                    one position, 19 classes), DRAM's second MNIST task ("learning to do
+                    addition", Ba et al. 2015, Sec. 4.1; its text is not among ours, so the
+                    task's details are as pairs, ours).
   svhn              the Goodfellow crop of SVHN format 1 images, made once by
                     `prepare_svhn` (python -m attn_rl.tools.prepare_svhn) into
                     `svhn_<split>.npz`; grayscale as DRAM used it; random 54x54 crops in
@@ -47,10 +52,12 @@ from attn_rl.data import batching, splits
 from attn_rl.data import canvas as canvas_lib
 from attn_rl.data import digits as digits_lib
 
-DATASETS = ("multidigit_mnist", "mnist_pairs", "svhn")
+DATASETS = ("multidigit_mnist", "mnist_pairs", "mnist_addition", "svhn")
 # The end-of-sequence label, after the ten digits.
 END = 10
 NUM_CLASSES = 11
+# MNIST addition's classes: the sums 0 to 18.
+SUMS = 19
 # Evaluation examples are drawn with this seed whatever config.seed is.
 EVAL_SEED = 2015
 # Images with more digits than this are dropped from SVHN, as Goodfellow et al. did.
@@ -58,12 +65,26 @@ SVHN_MAX_DIGITS = 5
 
 
 def sequence_length(data_config) -> int:
-  """Label positions S: max_digits + 1 (the END) for variable lengths, max_digits if fixed."""
+  """Label positions S: max_digits + 1 (the END) for variable lengths, max_digits if fixed,
+  1 for addition (the sum)."""
+  if data_config.dataset == "mnist_addition":
+    return 1
   return data_config.max_digits + (0 if fixed_length(data_config) else 1)
 
 
 def fixed_length(data_config) -> bool:
-  return data_config.dataset == "mnist_pairs"
+  """No END label: every position is scored (pairs: both digits; addition: the sum)."""
+  return data_config.dataset in ("mnist_pairs", "mnist_addition")
+
+
+def num_classes(data_config) -> int:
+  """Classes at each label position: 10 digits and END, or addition's 19 sums."""
+  return SUMS if data_config.dataset == "mnist_addition" else NUM_CLASSES
+
+
+def label_classes(data_config) -> int:
+  """Classes a per-position head must name (no END): 10 digits, or addition's 19 sums."""
+  return SUMS if data_config.dataset == "mnist_addition" else 10
 
 
 def image_shape(data_config) -> tuple[int, int]:
@@ -195,7 +216,10 @@ def multidigit(digits: digits_lib.Digits, index: np.ndarray, data_config, *, see
 
 def pairs(digits: digits_lib.Digits, index: np.ndarray, data_config, *, seed: int,
           stream: int, epoch: int, train: bool) -> dict[str, np.ndarray]:
-  """A batch of MNIST pairs: two digits, non-overlapping where 16 candidate places allow."""
+  """A batch of MNIST pairs: two digits, non-overlapping where 16 candidate places allow.
+
+  Labels: both digits left to right (mnist_pairs), or their sum (mnist_addition, [B, 1]).
+  """
   del train  # The same task in training and evaluation: no crop.
   d, b = data_config, len(index)
   tries = 16
@@ -216,8 +240,11 @@ def pairs(digits: digits_lib.Digits, index: np.ndarray, data_config, *, seed: in
   if d.num_clutter:
     add_clutter(image, digits.images, bits[:, 3 + 2 * tries:], d.num_clutter, d.clutter_size,
                 index)
-  first_left = (x0 < x1) | ((x0 == x1) & (y0 <= y1))
   a, c = digits.labels[index], digits.labels[other]
+  if d.dataset == "mnist_addition":
+    return {"image": image, "label": (a + c)[:, None].astype(np.int32),
+            "length": np.ones(b, np.int32)}
+  first_left = (x0 < x1) | ((x0 == x1) & (y0 <= y1))
   labels = np.stack([np.where(first_left, a, c), np.where(first_left, c, a)], 1)
   return {"image": image, "label": labels.astype(np.int32),
           "length": np.full(b, 2, np.int32)}

@@ -5,7 +5,8 @@ connected ReLU layers feed a length head (0 .. max_digits digits, and "more") an
 10-way head per digit position. Training maximises log p(length) + sum over the true digits
 of log p(digit_i); decoding picks n = argmax_n log p(length = n) + sum_{i < n} max_d log
 p(digit_i = d) and the best digit at each of those positions (Goodfellow et al., Sec. 3).
-Fixed-length tasks (MNIST pairs) use the digit heads alone. Departures: LayerNorm instead of
+Fixed-length tasks use the position heads alone: two 10-way heads for MNIST pairs, one 19-way
+head (the sum) for MNIST addition. Departures: LayerNorm instead of
 their (unnamed here) normalisation and maxout units (ReLU), so that steps are pure functions
 of per-example inputs and equal on 1 or 8 devices.
 
@@ -33,13 +34,15 @@ class SequenceCNN(nn.Module):
   strides: tuple[int, ...]
   dense: tuple[int, ...]
   dropout: float
-  max_digits: int
+  # Position heads (max_digits; 1 for addition) and the classes of each (10; addition 19).
+  positions: int
+  classes: int
   fixed: bool
 
   @nn.compact
   def __call__(self, images, *, train: bool = False):
-    """images [B, H, W(, C)] -> (length logits [B, max_digits + 2] or None, digit logits
-    [B, max_digits, 10])."""
+    """images [B, H, W(, C)] -> (length logits [B, positions + 2] or None, position logits
+    [B, positions, classes])."""
     x = images[..., None] if images.ndim == 3 else images
     x = x.astype(jnp.float32) / 255.0 if images.dtype == jnp.uint8 else x
     for i, (width, stride) in enumerate(zip(self.channels, self.strides, strict=True)):
@@ -50,25 +53,27 @@ class SequenceCNN(nn.Module):
     for i, units in enumerate(self.dense):
       x = nn.relu(nn.Dense(units, name=f"dense{i}")(x))
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    length = None if self.fixed else nn.Dense(self.max_digits + 2, name="length")(x)
-    digits = nn.Dense(self.max_digits * 10, name="digits")(x)
-    return length, digits.reshape(x.shape[0], self.max_digits, 10)
+    length = None if self.fixed else nn.Dense(self.positions + 2, name="length")(x)
+    digits = nn.Dense(self.positions * self.classes, name="digits")(x)
+    return length, digits.reshape(x.shape[0], self.positions, self.classes)
 
 
 def make_model(config, num_classes: int) -> SequenceCNN:
-  del num_classes  # Ten digits per head and a length head, whatever the label layout.
-  m = config.model
+  del num_classes  # The heads name digits (or sums), never END: a length head says where to stop.
+  m, d = config.model, config.data
+  fixed = sequences.fixed_length(d)
+  positions = sequences.sequence_length(d) if fixed else d.max_digits
   return SequenceCNN(tuple(m.conv_channels), m.kernel_size, tuple(m.pool_strides),
-                     tuple(m.dense), m.dropout, config.data.max_digits,
-                     sequences.fixed_length(config.data))
+                     tuple(m.dense), m.dropout, positions, sequences.label_classes(d), fixed)
 
 
 def example_loss(length_logits, digit_logits, label, length):
   """-log p(length) - sum_{i < length} log p(digit_i) for one example (length_logits None:
   fixed length, digits only)."""
-  positions = digit_logits.shape[0]
+  positions, classes = digit_logits.shape
+  # END (past the length, masked below) is clipped to a valid class index.
   ce = optax.softmax_cross_entropy_with_integer_labels(
-      digit_logits, jnp.minimum(label[:positions], 9))
+      digit_logits, jnp.minimum(label[:positions], classes - 1))
   loss = jnp.sum(jnp.where(jnp.arange(positions) < length, ce, 0.0))
   if length_logits is not None:
     loss += optax.softmax_cross_entropy_with_integer_labels(length_logits, length)

@@ -2,8 +2,8 @@
 and the scores. Small pure functions on one example (vmap them over the batch), rlax style.
 
 Suffixes: `_s` over label positions ([S]), `_t` over glimpses ([N] = glimpses_per_label x S),
-`_c` over classes (10 digits and END). Label s is emitted after glimpse (s + 1) k - 1, with k
-glimpses per label.
+`_c` over classes (10 digits and END; MNIST addition's 19 sums). Label s is emitted after
+glimpse (s + 1) k - 1, with k glimpses per label.
 """
 
 from __future__ import annotations

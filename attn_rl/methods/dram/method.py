@@ -32,11 +32,15 @@ def init_state(config, model: DRAM, key, image_shape):
   return ram_method.create_state(params, config.optim, config.train.num_steps, groups)
 
 
-def label_text(labels) -> str:
+def label_text(labels, fixed: bool = False) -> str:
   """'262.' from a label row (END-padded): the digits up to the first END, which shows as
-  '.'."""
+  '.'. Fixed-length rows have no END: '26' (pairs), '14' (an addition's sum, where 10 is a
+  sum)."""
+  values = np.asarray(labels).tolist()
+  if fixed:
+    return "".join(map(str, values))
   out = []
-  for v in np.asarray(labels).tolist():
+  for v in values:
     out.append("." if v == sequences.END else str(v))
     if v == sequences.END:
       break
@@ -46,6 +50,7 @@ def label_text(labels) -> str:
 def save_pictures(config, out, images, labels, prefix, step) -> list[str]:
   """Per image, the glimpse path (PNG) and a GIF whose frames add the label emitted so far."""
   k = config.model.glimpses_per_label
+  fixed = sequences.fixed_length(config.data)
   pred = np.asarray(predictions(out.logits))
   paths = []
   kw = dict(glimpse_size=config.model.glimpse_size, num_scales=config.model.num_scales)
@@ -53,9 +58,9 @@ def save_pictures(config, out, images, labels, prefix, step) -> list[str]:
     locations = np.asarray(out.locations[:, i])
     frames = []
     for t in range(len(locations)):
-      said = label_text(pred[i, :(t + 1) // k]) if t + 1 >= k else ""
+      said = label_text(pred[i, :(t + 1) // k], fixed) if t + 1 >= k else ""
       frames.append(pictures.draw_trajectory(
-          images[i], locations, upto=t, caption=f"{label_text(labels[i])} | {said}",
+          images[i], locations, upto=t, caption=f"{label_text(labels[i], fixed)} | {said}",
           **kw))
     paths += pictures.save_png_and_gif(f"{prefix}_{i}", frames[-1], frames)
   del step

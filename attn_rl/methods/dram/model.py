@@ -13,7 +13,8 @@ ICLR 2015, Sec. 3), as a pure unroll over Linen networks.
   emission   mean of l_{n+1} = Linear(r2_n); l ~ N(mean, sigma^2 I)
              (`policy='scan'`, a control: l_n on a fixed left-to-right raster, no noise,
              log pi = 0 so REINFORCE is zero; see `scan_locations`)
-  classify   label logits (10 digits and END) from r1 after every k-th glimpse
+  classify   label logits (10 digits and END; MNIST addition: 19 sums) from r1 after every
+             k-th glimpse
   baseline   b_n = Linear(stop_gradient(r2_{n-1})), the REINFORCE baseline of l_n
 
 Gradient routing, as RAM's (tested term by term in tests/dram_test.py): sampled locations are
@@ -125,7 +126,7 @@ class DRAM:
     m, u = config.model, config.unified
     self.k = m.glimpses_per_label
     self.positions = sequences.sequence_length(config.data)
-    # Pairs have no END label: every position is a digit.
+    # Pairs and addition have no END label: every position is scored.
     self.fixed = sequences.fixed_length(config.data)
     self.num_glimpses = self.k * self.positions
     self.glimpse_size, self.num_scales, self.loc_std = m.glimpse_size, m.num_scales, m.loc_std

@@ -6,6 +6,7 @@ CNN on each sequence task, beside the papers' numbers where a paper ran that tas
   unified model with entropy 4.58%, with entropy + context 4.03%.
   MNIST pairs (Ba et al. 2015, Table 1, as the issue quotes it; the DRAM paper is not among
   the texts here): RAM 9%, DRAM without context 7%, DRAM 5%.
+  MNIST addition (Ba et al. 2015 ran it; its numbers are not in the texts here): no paper column.
 Multi-digit MNIST is our offline task: no paper ran it.
 """
 
