@@ -1,6 +1,6 @@
 """DRAM on MNIST addition: two digits on a 100x100 canvas, the answer is their sum (0 to 18).
 
-DRAM's second MNIST task ("learning to do addition", Ba et al. 2015, Sec. 4.1). Its text is
+DRAM's second MNIST task ("learning to do addition", Ba et al. 2015). Its text is
 not among those here, so the canvas is MNIST pairs' (data/sequences.py) and the glimpse
 budget is pairs': 6 glimpses, one label, the sum, emitted after the last (ours). The reward is
 1 if the sum is right (the `cumulative` reward of one label).

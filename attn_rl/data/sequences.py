@@ -25,7 +25,7 @@ Tasks, every random choice a counter-based hash of (seed, split stream, epoch, i
                     ties by row).
   mnist_addition    the same canvases as mnist_pairs; the label is the digits' sum (0 to 18,
                     one position, 19 classes), DRAM's second MNIST task ("learning to do
-                    addition", Ba et al. 2015, Sec. 4.1; its text is not among ours, so the
+                    addition", Ba et al. 2015; its text is not among ours, so the
                     task's details are as pairs, ours).
   svhn              the Goodfellow crop of SVHN format 1 images, made once by
                     `prepare_svhn` (python -m attn_rl.tools.prepare_svhn) into
