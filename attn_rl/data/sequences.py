@@ -50,6 +50,7 @@ import numpy as np
 
 from attn_rl.data import batching, splits
 from attn_rl.data import canvas as canvas_lib
+from attn_rl.data import config as data_config_lib
 from attn_rl.data import digits as digits_lib
 
 DATASETS = ("multidigit_mnist", "mnist_pairs", "mnist_addition", "svhn")
@@ -74,7 +75,7 @@ def sequence_length(data_config) -> int:
 
 def fixed_length(data_config) -> bool:
   """No END label: every position is scored (pairs: both digits; addition: the sum)."""
-  return data_config.dataset in ("mnist_pairs", "mnist_addition")
+  return data_config.dataset in data_config_lib.TWO_DIGIT_TASKS
 
 
 def num_classes(data_config) -> int:
