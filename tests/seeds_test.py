@@ -28,6 +28,14 @@ from tests.helpers import RAM_CONFIG, ROOT, interrupt_training_at, load_config, 
 # CBAM's attention gradients (sums that cancel) then differ by up to 5% while every loss
 # stays within 3e-3.
 RTOL, ATOL = 1e-2, 1e-4
+# The critics' methods (DREAL, re-ID) with CBAM: the actor's gradient is such a cancelling sum
+# from step 1 (re-ID's norm: 0.65% and 1.3% apart at step 1 in two runs, AMD EPYC,
+# 2026-12-06), and the actor loss is -Q of critics whose outputs sit near zero (|Q| about
+# 6e-3 in re-ID's first steps), so the Adam-amplified rounding above moves Q by a large
+# fraction of itself (re-ID: 3e-4 to 5.5e-4, 5% to 9%, at step 4): compared with these
+# (rtol, atol).
+KEY_TOL = {"train/grad_norm/actor": (5e-2, ATOL), "train/loss/actor": (RTOL, 2e-3),
+           "train/q/mean": (RTOL, 2e-3)}
 # Accuracies and errors count images: a near-tie may flip, one image of a batch of 16 in
 # training (RAM's 0/1 reward likewise), two of the 64 validation and test images.
 ERROR_ATOL = 2 / 64
@@ -59,7 +67,8 @@ def assert_close_records(got, want):
       if k in WALL_CLOCK or k.startswith("train/grad_norm/") and a["step"] > 1:
         continue
       atol = (ERROR_ATOL if k.startswith(RANKED) else COUNT_ATOL.get(k, ATOL))
-      np.testing.assert_allclose(a[k], b[k], rtol=RTOL, atol=atol, err_msg=f"{a['step']} {k}")
+      rtol, atol = KEY_TOL.get(k, (RTOL, atol))
+      np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=atol, err_msg=f"{a['step']} {k}")
 
 
 @pytest.mark.parametrize("name", sorted(EQUALITY_CONFIGS))
