@@ -13,10 +13,13 @@ import optax
 import pytest
 from flax.training import train_state
 
-from attn_rl.core import checkpointing, parallel
+from attn_rl.core import checkpointing, loop, parallel
 from attn_rl.core import method as method_lib
 from attn_rl.core import state as state_lib
+from attn_rl.data import pipeline
 from attn_rl.methods.ram import config as ram_config
+from tests.contract_test import STEP_CONFIGS
+from tests.helpers import load_config
 from tests.ram_test import make
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -179,3 +182,20 @@ def test_registry_loads_every_method_under_its_name():
                      match="config.method='nope' is not one of dram, dreal, ram, reid, seq_cnn, "
                            "topdown, video"):
     method_lib.get("nope")
+
+
+@pytest.mark.parametrize("name", ["ram", "seq_cnn"])
+def test_the_cheaply_compiled_initial_state_is_the_default_compile_s_bit_for_bit(name):
+  path, arg = STEP_CONFIGS[name]
+  config = load_config(os.path.join(ROOT, "configs", path), arg)
+  method = method_lib.get(config.method).for_config(config)
+  model = method.make_model(config, pipeline.num_classes(config.data))
+  init_fn = lambda key: method.init_state(config, model, key, pipeline.image_shape(config.data))
+  key = jax.random.key(5)
+  repl = parallel.replicated(mesh_of(1))
+  assert jax.default_backend() == "cpu" and loop.INIT_CPU_COMPILER_OPTIONS
+  got = loop.initial_state(init_fn, key, repl)
+  want = jax.jit(init_fn, out_shardings=repl)(key)
+  leaves = jax.tree.leaves(want)
+  assert len(leaves) > 10 and any(float(jnp.abs(x).sum()) > 0 for x in leaves)
+  jax.tree.map(np.testing.assert_array_equal, got, want)

@@ -149,6 +149,31 @@ def test_each_term_reaches_only_its_components(arm):
     assert reached == owners[name], (name, reached)
 
 
+def test_the_unrolled_episode_computes_what_the_rolled_one_does():
+  """model.unroll (the default, True) only changes how XLA schedules the glimpse loop; the
+  quicktest configs keep it rolled to compile fast, so this is the unrolled loop's test."""
+  # Pairs: 6 glimpses compile faster than multi-digit's 18; the same loop with context.
+  config, rolled, params, batch = _setup("full,quicktest", file="dram_pairs.py")
+  assert config.model.unroll is False and rolled.scan_unroll == 1
+  assert dram_config.defaults().model.unroll is True
+  config, unrolled, _, _ = _setup("full,quicktest", file="dram_pairs.py",
+                                  **{"model.unroll": True})
+  assert unrolled.scan_unroll is True
+
+  def terms_and_grads(model):
+    def total(p):
+      terms, _, _ = steps.loss_terms(model, config, p, batch["image"], batch["label"],
+                                     batch["length"], jax.random.key(3))
+      return sum(terms.values()), terms
+    return jax.jit(jax.grad(total, has_aux=True))(params)
+
+  grads_u, terms_u = terms_and_grads(unrolled)
+  grads_r, terms_r = terms_and_grads(rolled)
+  chex.assert_trees_all_close(terms_u, terms_r, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(grads_u, grads_r, rtol=1e-4, atol=1e-6)
+  assert _moved(grads_u["emission"]) and _moved(grads_u["glimpse"])
+
+
 def test_the_groups_partition_the_components():
   for arm in ("quicktest", "full,quicktest", "nocontext,quicktest"):
     config, model, params, _ = _setup(arm)
