@@ -2,6 +2,7 @@
 cuts term by term, the context initialisation, the CNN's decoding, the sequence data and the
 SVHN reader on fixtures written in both of digitStruct.mat's layouts."""
 
+import json
 import os
 
 import chex
@@ -12,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from attn_rl.core import checkpointing
 from attn_rl.core.evaluators import classification
 from attn_rl.data import config as data_config
 from attn_rl.data import digits as digits_lib
-from attn_rl.data import sequences
+from attn_rl.data import pipeline, sequences
 from attn_rl.methods.dram import cnn, losses, steps
 from attn_rl.methods.dram import config as dram_config
 from attn_rl.methods.dram import method as dram_method
@@ -508,3 +510,54 @@ def test_prepare_and_load_svhn(tmp_path):
   np.testing.assert_array_equal(batch["length"], [2, 1])
   with pytest.raises(FileNotFoundError, match="prepare_svhn"):
     sequences.load_svhn(_with(d, root=str(tmp_path / "nowhere")), "test")
+
+
+def test_init_from_copies_a_pairs_run_s_pathway_into_addition_but_not_its_label_heads(tmp_path):
+  """`model.init_from` (core/warm_start.py): MNIST pairs' trained networks start an addition run;
+  the label heads (10 digits there, 19 sums here) stay fresh; a seed axis gets the copy on every
+  seed; another width, or a folder with no run, is refused with the key's name."""
+  def make(file, key=1, **overrides):
+    config = load_config(os.path.join(ROOT, "configs", file), "full,quicktest", **overrides)
+    model = DRAM(config, pipeline.num_classes(config.data))
+    state = dram_method.init_state(config, model, jax.random.key(key),
+                                   pipeline.image_shape(config.data))
+    return config, state
+
+  # A pairs workdir as the loop leaves it: its config.json and a checkpoint (of a state that
+  # stands in for a trained one: its own initialisation).
+  pairs, source = make("dram_pairs.py", key=0)
+  (tmp_path / "pairs").mkdir()
+  (tmp_path / "pairs" / "config.json").write_text(json.dumps(pairs.to_dict()))
+  ckpt = checkpointing.Checkpointer(str(tmp_path / "pairs" / "checkpoints"), max_to_keep=1,
+                                    async_save=False)
+  ckpt.save(3, source, {"step": 3})
+  ckpt.close()
+  config, fresh = make("dram_addition.py", **{"model.init_from": str(tmp_path / "pairs")})
+  started = dram_method.METHOD.warm_start(config, fresh)
+  theirs, mine, before = source.params(), started.params(), fresh.params()
+  assert set(mine) == set(theirs) and set(dram_method.NOT_COPIED) <= set(mine)
+  for net in mine:
+    if net in dram_method.NOT_COPIED:
+      chex.assert_trees_all_equal(mine[net], before[net])
+      assert jax.tree.leaves(mine[net])[0].shape != jax.tree.leaves(theirs[net])[0].shape
+    else:
+      chex.assert_trees_all_equal(mine[net], theirs[net])
+      assert not all(bool(jnp.all(a == b)) for a, b in zip(
+          jax.tree.leaves(before[net]), jax.tree.leaves(theirs[net]), strict=True)), net
+  for group in started.trainable:  # Optimizer states stay fresh.
+    chex.assert_trees_all_equal(started.trainable[group].opt_state,
+                                fresh.trainable[group].opt_state)
+
+  stacked = jax.tree.map(lambda a: jnp.stack([a, a]), fresh)
+  both = dram_method.METHOD.warm_start(config, stacked).params()
+  for seed in range(2):
+    chex.assert_trees_all_equal(jax.tree.map(lambda a, s=seed: a[s], both["lower"]),
+                                theirs["lower"])
+
+  narrow, other = make("dram_addition.py", **{"model.init_from": str(tmp_path / "pairs"),
+                                               "model.lstm_hidden": 8})
+  with pytest.raises(ValueError, match="init_from: .* the checkpoint's network differs"):
+    dram_method.METHOD.warm_start(narrow, other)
+  nowhere, _ = make("dram_addition.py", **{"model.init_from": str(tmp_path / "nowhere")})
+  with pytest.raises(FileNotFoundError, match="model.init_from=.*holds no config.json"):
+    dram_method.METHOD.warm_start(nowhere, fresh)

@@ -54,7 +54,8 @@ class Method:
   # Whether `logits` depends on its key (a stochastic policy): attacks then average over draws.
   stochastic: bool = False
   # (config, state) -> state: changes a freshly initialised state (not a resumed one), e.g.
-  # copies in a pretrained network; None: the initial state as is.
+  # copies in a pretrained network (`core/warm_start.py`, `model.init_from`); None: the
+  # initial state as is.
   warm_start: Callable[..., Any] | None = None
   # (config, predict output, images, labels, path prefix, step) -> written paths; None: none.
   save_pictures: Callable[..., list[str]] | None = None

@@ -59,6 +59,11 @@ def model_group() -> ml_collections.ConfigDict:
   # Glimpse loop: True unrolls the episode (on CPU, conv backward passes in a rolled loop
   # were several times slower: methods/topdown/model.py); False keeps a rolled lax.scan.
   m.unroll = True
+  # A workdir of this method (one seed's folder) to start from: every network is copied where
+  # names and shapes agree except the label heads (`classify`, `context_classifier`), whose
+  # classes are the source task's (e.g. MNIST pairs' recognition pathway for addition:
+  # docs/dram.md). '' starts from scratch.
+  m.init_from = ""
   return m
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from attn_rl.core import method as method_lib
+from attn_rl.core import warm_start
 from attn_rl.data import sequences
 from attn_rl.glimpse import pictures
 from attn_rl.methods.dram import config as dram_config
 from attn_rl.methods.dram import steps
 from attn_rl.methods.dram.model import DRAM, predictions
 from attn_rl.methods.ram import method as ram_method
+
+# Networks `model.init_from` never copies: the label heads (their classes are the task's).
+NOT_COPIED = ("classify", "context_classifier")
 
 GROUPS = {
     "classifier": ("glimpse", "lower", "classify", "context_classifier"),
@@ -78,6 +82,7 @@ METHOD = method_lib.Method(
     make_predict=steps.make_predict,
     stochastic=True,
     inference_params=lambda state: state.params(),
+    warm_start=warm_start.warm_start(skip=NOT_COPIED),
     save_pictures=save_pictures,
     log_keys=("loss/total", "loss/classification", "loss/reinforce", "loss/baseline",
               "reward/mean", "acc", "acc/digit"),
