@@ -89,6 +89,15 @@ def test_unroll_may_change_on_resume_and_old_configs_get_the_added_keys():
   checkpointing.fill_added_keys(topdown, method_lib.get("topdown").defaults())
   assert topdown.model.glimpse_norm_epsilon == 1e-6
   assert "glimpse_norm_epsilon" not in ram_config.defaults().model
+  # A DRAM workdir from before `model.init_from` resumes (and its config builds its model).
+  dram = method_lib.get("dram").defaults()
+  before = dram.to_dict()
+  del before["model"]["init_from"]
+  assert checkpointing.config_differences(before, dram.to_dict()) == []
+  with dram.unlocked():
+    del dram.model["init_from"]
+  checkpointing.fill_added_keys(dram, method_lib.get("dram").defaults())
+  assert dram.model.init_from == ""
 
 
 def test_retired_keys_of_an_old_checkpoint_are_no_difference():

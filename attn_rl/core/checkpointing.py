@@ -51,7 +51,7 @@ LENGTH_FREE_SCHEDULES = ("constant", "piecewise")
 ADDED_KEYS = {"optim.location_lr_scale": 1.0, "model.unroll": False, "train.num_seeds": 1,
               "train.seeds_mode": "vmap", "model.policy": "learned",
               "model.glimpse_norm_epsilon": 1e-6, "dreal.actor_delay_steps": 0,
-              "dreal.redraw_every_steps": 1, "dreal.critic_hidden": 1}
+              "dreal.redraw_every_steps": 1, "dreal.critic_hidden": 1, "model.init_from": ""}
 
 
 class ConfigMismatchError(ValueError):
