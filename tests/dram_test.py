@@ -558,6 +558,7 @@ def test_init_from_copies_a_pairs_run_s_pathway_into_addition_but_not_its_label_
                                                "model.lstm_hidden": 8})
   with pytest.raises(ValueError, match="init_from: .* the checkpoint's network differs"):
     dram_method.METHOD.warm_start(narrow, other)
-  nowhere, _ = make("dram_addition.py", **{"model.init_from": str(tmp_path / "nowhere")})
+  nowhere = load_config(os.path.join(ROOT, "configs", "dram_addition.py"), "full,quicktest",
+                        **{"model.init_from": str(tmp_path / "nowhere")})
   with pytest.raises(FileNotFoundError, match="model.init_from=.*holds no config.json"):
     dram_method.METHOD.warm_start(nowhere, fresh)
