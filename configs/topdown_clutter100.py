@@ -26,6 +26,10 @@ Ablation (docs/results.md; seeds via --config.seed), the paper's 6-glimpse arms:
     TFDS_DATA_DIR=../shared/data/tensorflow_datasets python -m attn_rl.main \
       --config=configs/topdown_clutter100.py:$arm,glimpses6,short --config.seed=$seed \
       --workdir=runs/topdown_clutter100_${arm/,/_}_g6_s$seed; done; done
+The paper's 8-glimpse rows (`mlp,clutter10`; docs/results.md), 3 seeds in one process:
+  for arm in ram topdown full; do python -m attn_rl.main \
+    --config=configs/topdown_clutter100.py:$arm,glimpses8,mlp,clutter10,short \
+    --config.train.num_seeds=3 --workdir=runs/topdown_clutter100_${arm}_g8_mlp_short; done
 Drop `short` for the full budget (40,000 steps, channels 32/64/64: about 2 h per run on the
 2-core CPU at 738 img/s).
 Quick check (seconds): --config=configs/topdown_clutter100.py:full,quicktest

@@ -59,6 +59,12 @@ TASKS = {
     "dreal_se": ("dreal_clutter", "se", {}),
     "dreal_cbam": ("dreal_clutter", "cbam", {}),
     "topdown_mnist": ("topdown_mnist", "full", {}),
+    # The paper's 8-glimpse 100x100 network (fully connected glimpses; the Q-network's conv).
+    "topdown100": ("topdown_clutter100", "full,glimpses8,mlp,clutter10", {}),
+    # The same without the top-down agent: no convolution left in the step.
+    "topdown100_bottomup": ("topdown_clutter100", "entropy,context,glimpses8,mlp,clutter10", {}),
+    # The 60x60 model: the conv glimpse network and the Q-network.
+    "topdown60": ("topdown_clutter", "full", {}),
 }
 
 

@@ -76,7 +76,13 @@ def defaults() -> ml_collections.ConfigDict:
   c.bottomup.context_hidden = 256
   # beta1, the weight of the context classifier's cross-entropy.
   c.bottomup.context_weight = 1.0
-  return config_lib.add_run_groups(c, eval_rollouts=8)
+  c = config_lib.add_run_groups(c, eval_rollouts=8)
+  # --config.train.num_seeds as copies of the one-seed step (core/seeds.py): vmapped, the
+  # Q-network's and the glimpse network's convolutions become grouped convolutions, which
+  # XLA:CPU runs 2x (60x60) to 4x (100x100) slower per seed (docs/throughput.md,
+  # "Top-down"). 'vmap' is the accelerator's way.
+  c.train.seeds_mode = "loop"
+  return c
 
 
 def apply_arm(c: ml_collections.ConfigDict, tokens: set[str]) -> None:
