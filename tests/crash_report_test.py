@@ -19,9 +19,9 @@ def test_a_crashed_worker_reports_its_fatal_error_and_where(tmp_path):
   env = {k: v for k, v in os.environ.items()
          if k not in ("ATTN_RL_TEST_CRASH_DIR", "PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS")}
   env["CI"] = "true"  # As on CI, where pytest does not cut summary lines to the terminal's width.
-  run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-p", "no:randomly",
-                        "-p", "no:cacheprovider", "tests"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=300)
+  run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider",
+                        "tests"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
   assert run.returncode == 1, run.stdout + run.stderr
   summary = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
   assert len(summary) == 1, run.stdout
