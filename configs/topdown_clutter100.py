@@ -32,6 +32,8 @@ The paper's 8-glimpse rows (`mlp,clutter10`; docs/results.md), 3 seeds in one pr
     --config.train.num_seeds=3 --workdir=runs/topdown_clutter100_${arm}_g8_mlp_short; done
 Drop `short` for the full budget (40,000 steps, channels 32/64/64: about 2 h per run on the
 2-core CPU at 738 img/s).
+Every run of both, 3 seeds each, either budget, two at a time:
+  PARALLEL=2 bash launch/topdown_clutter100_table.sh runs full
 Quick check (seconds): --config=configs/topdown_clutter100.py:full,quicktest
 Measured (docs/results.md, `short`, 6 glimpses, 3 seeds, M=8 test error, means): RAM
 31.57%, + top-down 26.42%, + entropy 26.32%, full 21.68% (paper: 29.8, 26.3, 23.6, 20.3),

@@ -10,26 +10,21 @@
 # width, 0.45-1.0 s per step on the CPU: meant for a GPU). Run names end in _short or _full.
 # A finished run is skipped; an interrupted one resumes where it stopped (rerun the script).
 # PARALLEL=2 runs two at a time, each pinned to one core (taskset); logs go to RUNS_DIR/*.log.
+# The queue: launch/queue.sh.
 set -euo pipefail
 runs=${1:-runs}
 budget=${2:-short}
-parallel=${PARALLEL:-1}
 extra=$([ "$budget" = full ] || echo ",$budget")
 suffix=_$budget
 
+source "$(dirname "$0")/queue.sh"
+
 one_run() {  # attention arm seed [cpu]
   local variant=$1$([ "$2" = vanilla ] && echo ",vanilla" || true)$extra
-  local name=dreal_clutter_$1_$2${suffix}_s$3
-  if [ -f "$runs/$name/results.json" ] && grep -q '"finished": true' "$runs/$name/results.json"; then
-    return
-  fi
-  local pin=()
-  [ -n "${4:-}" ] && pin=(taskset -c "$4")
-  "${pin[@]}" python -m attn_rl.main --config="configs/dreal_clutter.py:$variant" \
-    --config.seed="$3" --workdir="$runs/$name" > "$runs/$name.log" 2>&1
+  train "$runs/dreal_clutter_$1_$2${suffix}_s$3" "${4:-}" \
+    --config="configs/dreal_clutter.py:$variant" --config.seed="$3"
 }
 
-mkdir -p "$runs"
 jobs_list=()
 for seed in 0 1 2; do
   for attention in se cbam srm; do
@@ -38,22 +33,7 @@ for seed in 0 1 2; do
     done
   done
 done
-# A queue the workers pop from (under flock), so a worker that finishes early takes the next run.
-queue="$runs/.dreal_table_queue"
-printf '%s\n' "${jobs_list[@]}" > "$queue"
-worker() {  # [cpu]
-  local job
-  while job=$(flock "$queue.lock" sh -c 'head -n1 "$0"; sed -i 1d "$0"' "$queue") && [ -n "$job" ]; do
-    # shellcheck disable=SC2086
-    one_run $job "${1:-}" || echo "failed: $job (see its log in $runs)" >&2
-  done
-}
-if [ "$parallel" -gt 1 ]; then
-  for ((w = 0; w < parallel; w++)); do worker "$w" & done
-  wait
-else
-  worker
-fi
+run_queue "$runs/.dreal_table_queue" one_run "${jobs_list[@]}"
 for attention in se cbam srm; do
   python -m attn_rl.tools.analyze_dreal --vanilla="$runs/dreal_clutter_${attention}_vanilla${suffix}_s0" \
     --reinforced="$runs/dreal_clutter_${attention}_critics${suffix}_s0" \

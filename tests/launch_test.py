@@ -1,0 +1,107 @@
+"""The table scripts of launch/ and their queue (launch/queue.sh), run against a stand-in
+`python` that records its arguments and core and writes a finished run's results.json: each
+run trains once with its command, a finished run is skipped, an unfinished one is run again,
+PARALLEL workers are pinned to cores of their own, and a bad budget stops before any run."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.helpers import ROOT
+
+# Records "CORES ARGS..." and, for attn_rl.main, writes what a finished run leaves.
+FAKE_PYTHON = r"""#!/bin/bash
+echo "$(taskset -cp $$ | sed 's/.*: //') $*" >> "$FAKE_LOG"
+[ "$2" = attn_rl.main ] || exit 0
+seeds=
+for a in "$@"; do
+  case $a in --workdir=*) workdir=${a#*=} ;; --config.train.num_seeds=*) seeds=${a#*=} ;; esac
+done
+if [ -n "$seeds" ]; then
+  for ((k = 0; k < seeds; k++)); do
+    mkdir -p "$workdir/seed_$k" && echo '{"finished": true}' > "$workdir/seed_$k/results.json"
+  done
+else
+  mkdir -p "$workdir" && echo '{"finished": true}' > "$workdir/results.json"
+fi
+"""
+
+
+def run_script(tmp_path, script, *args, parallel=1):
+  bin_dir = tmp_path / "bin"
+  bin_dir.mkdir(exist_ok=True)
+  (bin_dir / "python").write_text(FAKE_PYTHON)
+  (bin_dir / "python").chmod(0o755)
+  log = tmp_path / "calls.txt"
+  log.write_text("")
+  env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log),
+         "PARALLEL": str(parallel)}
+  done = subprocess.run(["bash", os.path.join(ROOT, "launch", script), *args], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=120)
+  calls = [line.split(" ", 1) for line in log.read_text().splitlines()]
+  return done, [(cores, args.split()) for cores, args in calls]
+
+
+def trained(calls):
+  return {a[-1].removeprefix("--workdir="): (cores, a[2:-1]) for cores, a in calls
+          if a[1] == "attn_rl.main"}
+
+
+def finish(workdir, seeds=None, finished=True):
+  for d in [workdir] if seeds is None else [workdir / f"seed_{k}" for k in range(seeds)]:
+    d.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"finished": finished}, indent=1))
+
+
+def test_topdown_table_trains_each_run_once_skips_finished_ones_and_collects_them(tmp_path):
+  runs = tmp_path / "runs"
+  finish(runs / "topdown_clutter100_ram_g8_mlp", seeds=3)
+  finish(runs / "topdown_clutter100_full_g6_40k_s1", finished=False)  # Stopped: resumes.
+  (runs / "topdown_clutter100_topdown_g8_mlp" / "seed_0").mkdir(parents=True)  # 1 of 3 seeds.
+  finish(runs / "topdown_clutter100_topdown_g8_mlp" / "seed_1")
+  done, calls = run_script(tmp_path, "topdown_clutter100_table.sh", str(runs))
+  assert done.returncode == 0, done.stderr
+  got = trained(calls)
+  assert len(got) == len(calls) - 1 == 14  # The finished RAM arm is skipped; then the report.
+  config = "--config=configs/topdown_clutter100.py:"
+  assert got[f"{runs}/topdown_clutter100_topdown_g8_mlp"][1] == [
+      f"{config}topdown,glimpses8,mlp,clutter10", "--config.train.num_seeds=3"]
+  assert got[f"{runs}/topdown_clutter100_topdown_entropy_g6_40k_s2"][1] == [
+      f"{config}topdown,entropy,glimpses6", "--config.seed=2"]
+  assert f"{runs}/topdown_clutter100_full_g6_40k_s1" in got
+  report = calls[-1][1]
+  assert report[:2] == ["-m", "attn_rl.tools.report"]
+  collected = report[2].removeprefix("--collect=").split(",")
+  assert sorted(collected) == sorted([*got, f"{runs}/topdown_clutter100_ram_g8_mlp"])
+  # Everything finished now: a rerun trains nothing and collects again.
+  done, calls = run_script(tmp_path, "topdown_clutter100_table.sh", str(runs))
+  assert done.returncode == 0 and not trained(calls) and len(calls) == 1
+  assert done.stdout.count("finished already") == 15
+
+
+def test_short_budget_names_its_runs_as_the_collected_ones(tmp_path):
+  done, calls = run_script(tmp_path, "topdown_clutter100_table.sh", str(tmp_path / "r"), "short")
+  assert done.returncode == 0, done.stderr
+  names = {os.path.basename(w): a for w, (_, a) in trained(calls).items()}
+  assert names["topdown_clutter100_full_g8_mlp_short"][0].endswith("clutter10,short")
+  assert names["topdown_clutter100_ram_g6_s0"][0].endswith(":ram,glimpses6,short")
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin to")
+def test_parallel_workers_pin_each_run_to_a_core_of_their_own(tmp_path):
+  done, calls = run_script(tmp_path, "dreal_clutter_table.sh", str(tmp_path / "r"), "full",
+                           parallel=2)
+  assert done.returncode == 0, done.stderr
+  got = trained(calls)
+  assert len(got) == 18
+  assert {cores for cores, _ in got.values()} == {"0", "1"}
+  assert got[f"{tmp_path}/r/dreal_clutter_cbam_vanilla_full_s2"][1] == [
+      "--config=configs/dreal_clutter.py:cbam,vanilla", "--config.seed=2"]
+
+
+def test_a_bad_budget_stops_before_any_run(tmp_path):
+  done, calls = run_script(tmp_path, "topdown_clutter100_table.sh", str(tmp_path), "long")
+  assert done.returncode == 2 and "BUDGET must be 'full' or 'short'" in done.stderr
+  assert not calls
