@@ -10,25 +10,37 @@
 # width, 0.45-1.0 s per step on the CPU: meant for a GPU). Run names end in _short or _full.
 # A finished run is skipped; an interrupted one resumes where it stopped (rerun the script).
 # PARALLEL=2 runs two at a time, each pinned to one core (taskset); logs go to RUNS_DIR/*.log.
-# The queue: launch/queue.sh.
+# ARMS (default "vanilla critics") lists the arms; "qwW" is the paper's recipe with the actor
+# term's weight W (dreal.q_weight; docs/dreal_investigation.md found 0.1 the best variant):
+# ARMS="vanilla critics qw0.1". The queue: launch/queue.sh.
 set -euo pipefail
 runs=${1:-runs}
 budget=${2:-short}
+[[ $budget =~ ^(short|full)$ ]] || { echo "BUDGET must be 'short' or 'full', not '$budget'" >&2; exit 2; }
 extra=$([ "$budget" = full ] || echo ",$budget")
 suffix=_$budget
+arms=${ARMS:-vanilla critics}
+for arm in $arms; do
+  [[ $arm =~ ^(vanilla|critics|qw[0-9.]+)$ ]] || {
+    echo "ARMS: '$arm' is none of vanilla, critics, qwW (the actor weight W)" >&2; exit 2; }
+done
 
 source "$(dirname "$0")/queue.sh"
 
 one_run() {  # attention arm seed [cpu]
-  local variant=$1$([ "$2" = vanilla ] && echo ",vanilla" || true)$extra
+  local variant=$1 more=()
+  case $2 in
+    vanilla) variant+=,vanilla ;;
+    qw*) more=(--config.dreal.q_weight="${2#qw}") ;;
+  esac
   train "$runs/dreal_clutter_$1_$2${suffix}_s$3" "${4:-}" \
-    --config="configs/dreal_clutter.py:$variant" --config.seed="$3"
+    --config="configs/dreal_clutter.py:$variant$extra" --config.seed="$3" "${more[@]}"
 }
 
 jobs_list=()
 for seed in 0 1 2; do
   for attention in se cbam srm; do
-    for arm in vanilla critics; do
+    for arm in $arms; do
       jobs_list+=("$attention $arm $seed")
     done
   done

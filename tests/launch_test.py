@@ -1,7 +1,8 @@
 """The table scripts of launch/ and their queue (launch/queue.sh), run against a stand-in
 `python` that records its arguments and core and writes a finished run's results.json: each
 run trains once with its command, a finished run is skipped, an unfinished one is run again,
-PARALLEL workers are pinned to cores of their own, and a bad budget stops before any run."""
+PARALLEL workers are pinned to cores of their own, and a bad budget or arm stops before any
+run."""
 
 import json
 import os
@@ -29,7 +30,7 @@ fi
 """
 
 
-def run_script(tmp_path, script, *args, parallel=1):
+def run_script(tmp_path, script, *args, parallel=1, arms=None):
   bin_dir = tmp_path / "bin"
   bin_dir.mkdir(exist_ok=True)
   (bin_dir / "python").write_text(FAKE_PYTHON)
@@ -37,7 +38,7 @@ def run_script(tmp_path, script, *args, parallel=1):
   log = tmp_path / "calls.txt"
   log.write_text("")
   env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log),
-         "PARALLEL": str(parallel)}
+         "PARALLEL": str(parallel), **({"ARMS": arms} if arms else {})}
   done = subprocess.run(["bash", os.path.join(ROOT, "launch", script), *args], cwd=ROOT,
                         env=env, capture_output=True, text=True, timeout=120)
   calls = [line.split(" ", 1) for line in log.read_text().splitlines()]
@@ -92,16 +93,26 @@ def test_short_budget_names_its_runs_as_the_collected_ones(tmp_path):
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin to")
 def test_parallel_workers_pin_each_run_to_a_core_of_their_own(tmp_path):
   done, calls = run_script(tmp_path, "dreal_clutter_table.sh", str(tmp_path / "r"), "full",
-                           parallel=2)
+                           parallel=2, arms="vanilla critics qw0.1")
   assert done.returncode == 0, done.stderr
   got = trained(calls)
-  assert len(got) == 18
+  assert len(got) == 27
   assert {cores for cores, _ in got.values()} == {"0", "1"}
   assert got[f"{tmp_path}/r/dreal_clutter_cbam_vanilla_full_s2"][1] == [
       "--config=configs/dreal_clutter.py:cbam,vanilla", "--config.seed=2"]
+  assert got[f"{tmp_path}/r/dreal_clutter_srm_qw0.1_full_s0"][1] == [
+      "--config=configs/dreal_clutter.py:srm", "--config.seed=0", "--config.dreal.q_weight=0.1"]
+  short = trained(run_script(tmp_path, "dreal_clutter_table.sh", str(tmp_path / "s"))[1])
+  assert short[f"{tmp_path}/s/dreal_clutter_se_critics_short_s1"][1] == [
+      "--config=configs/dreal_clutter.py:se,short", "--config.seed=1"]
+  assert len(short) == 18
 
 
-def test_a_bad_budget_stops_before_any_run(tmp_path):
-  done, calls = run_script(tmp_path, "topdown_clutter100_table.sh", str(tmp_path), "long")
-  assert done.returncode == 2 and "BUDGET must be 'full' or 'short'" in done.stderr
+@pytest.mark.parametrize(("script", "args", "env", "error"), [
+    ("topdown_clutter100_table.sh", ["long"], {}, "BUDGET must be 'full' or 'short'"),
+    ("dreal_clutter_table.sh", ["long"], {}, "BUDGET must be 'short' or 'full'"),
+    ("dreal_clutter_table.sh", [], {"arms": "vanilla paper"}, "ARMS: 'paper' is none of")])
+def test_bad_arguments_stop_before_any_run(tmp_path, script, args, env, error):
+  done, calls = run_script(tmp_path, script, str(tmp_path / "r"), *args, **env)
+  assert done.returncode == 2 and error in done.stderr, done.stderr
   assert not calls
