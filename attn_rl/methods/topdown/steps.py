@@ -188,17 +188,19 @@ def make_train_step(config, model: TopDownModel):
   return train_step
 
 
-def _greedy_start(model: TopDownModel, params, images, descend_key, start_key):
-  """(l_0 [N, 2] or None, descent or None): the top-down agent's greedy choice.
+def _greedy_start(model: TopDownModel, params, images, descend_key, start_key, repeats=1):
+  """(l_0 [B * repeats, 2] or None, descent [B] or None): the top-down agent's greedy choice.
 
-  The greedy descent draws nothing (its key is never used twice, nor used); l_0 is drawn with
-  `start_key`, one key or one per episode ([N]).
+  The greedy descent draws nothing (its key is never used twice, nor used), so it runs once
+  per image of `images` [B] and its window serves the image's `repeats` consecutive episodes;
+  l_0 is drawn in it with `start_key`, one key or one per episode ([B * repeats]).
   """
   if not model.use_topdown:
     return None, None
   descent = model.descend(params["qnet"], model_lib.as_float_images(images), descend_key,
                           greedy=True)
-  first = model_lib.sample_in_window(start_key, descent.top_left, model.final_window(),
+  top_left = jnp.repeat(descent.top_left, repeats, axis=0)
+  first = model_lib.sample_in_window(start_key, top_left, model.final_window(),
                                      images.shape[1:3])
   return first, descent
 
@@ -216,11 +218,13 @@ def make_eval_step(config, model: TopDownModel):
 
   def eval_step(state: State, batch, key):
     params = state.params()
-    images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
+    images = model_lib.with_channels(batch["image"])
     keys = jax.vmap(jax.random.split)(rollout.example_keys(key, batch["index"], num_rollouts))
     start_keys, location_keys = keys[:, 0], keys[:, 1]
-    first, descent = _greedy_start(model, params, images, key, start_keys)
-    out = model.unroll(params, images, location_keys, first)
+    # One greedy descent per image for all of its rollouts (the Q-network's convolution is
+    # the costliest op of the model).
+    first, descent = _greedy_start(model, params, images, key, start_keys, num_rollouts)
+    out = model.unroll(params, jnp.repeat(images, num_rollouts, axis=0), location_keys, first)
     per_image = lambda x: jax.nn.softmax(x).reshape(-1, num_rollouts, x.shape[-1])
     label, mask = batch["label"], batch["mask"]
     sums = classification.probability_sums(per_image(out.logits), label, mask)
@@ -228,7 +232,7 @@ def make_eval_step(config, model: TopDownModel):
       context_probs = per_image(out.context_logits).mean(1)
       sums["correct_context"] = jnp.sum(mask * (jnp.argmax(context_probs, -1) == label))
     if model.use_topdown:
-      q = jnp.max(descent.q_values[-1], -1).reshape(-1, num_rollouts).mean(1)
+      q = jnp.max(descent.q_values[-1], -1)
       sums["q_greedy"] = jnp.sum(mask * q)
     return sums
 
