@@ -5,10 +5,11 @@
 Until 2026-12-07 `make_eval_step` repeated each image M times (`eval.num_rollouts`) and ran
 the top-down agent's greedy descent, the Q-network's convolution included, on every copy; the
 choice is greedy, so the M copies chose the same window. Now the descent runs once per image
-and its window serves the image's M rollouts (tests/topdown_test.py checks that the sums are
-those of the per-rollout definition). This times both in one process, compiled first, then
---repeats timed runs of --batches evaluation batches, alternated, at the config's evaluation
-batch and rollouts, on synthetic canvases (the step's work does not depend on the pixels).
+and its window serves the image's M rollouts; `make_eval_step(..., descent_per_rollout=True)`
+keeps the per-rollout definition, and tests/topdown_test.py checks that both give the same
+sums. This times both in one process, compiled first, then --repeats timed runs of --batches
+evaluation batches, alternated, at the config's evaluation batch and rollouts, on synthetic
+canvases (the step's work does not depend on the pixels).
 Writes the median images/s of each and their ratio.
 """
 
@@ -31,35 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from attn_rl.core import method as method_lib  # noqa: E402
-from attn_rl.core.evaluators import classification  # noqa: E402
 from attn_rl.data import pipeline  # noqa: E402
-from attn_rl.glimpse import rollout  # noqa: E402
-from attn_rl.methods.topdown import model as model_lib  # noqa: E402
 from attn_rl.methods.topdown import steps as td_steps  # noqa: E402
-
-
-def per_rollout_eval_step(config, model):
-  """The evaluation step as it was: the descent on each of an image's M copies."""
-  m = config.eval.num_rollouts
-
-  def eval_step(state, batch, key):
-    params = state.params()
-    images = model_lib.with_channels(jnp.repeat(batch["image"], m, axis=0))
-    keys = jax.vmap(jax.random.split)(rollout.example_keys(key, batch["index"], m))
-    descent = model.descend(params["qnet"], model_lib.as_float_images(images), key, greedy=True)
-    first = model_lib.sample_in_window(keys[:, 0], descent.top_left, model.final_window(),
-                                       images.shape[1:3])
-    out = model.unroll(params, images, keys[:, 1], first)
-    per_image = lambda x: jax.nn.softmax(x).reshape(-1, m, x.shape[-1])
-    sums = classification.probability_sums(per_image(out.logits), batch["label"], batch["mask"])
-    if config.bottomup.context:
-      context = jnp.argmax(per_image(out.context_logits).mean(1), -1) == batch["label"]
-      sums["correct_context"] = jnp.sum(batch["mask"] * context)
-    q = jnp.max(descent.q_values[-1], -1).reshape(-1, m).mean(1)
-    sums["q_greedy"] = jnp.sum(batch["mask"] * q)
-    return sums
-
-  return eval_step
 
 
 def main():
@@ -81,7 +55,8 @@ def main():
               "label": jnp.asarray(rng.integers(0, 10, n), jnp.int32),
               "mask": jnp.ones(n), "index": jnp.arange(n) + i * n}
              for i in range(args.batches)]
-  steps = {"per_rollout": jax.jit(per_rollout_eval_step(config, model)),
+  steps = {"per_rollout": jax.jit(td_steps.make_eval_step(config, model,
+                                                          descent_per_rollout=True)),
            "per_image": jax.jit(td_steps.make_eval_step(config, model))}
   key = jax.random.key(1)
   for step in steps.values():  # Compile and warm up.

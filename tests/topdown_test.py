@@ -12,8 +12,7 @@ import pytest
 from PIL import Image
 
 from attn_rl.core import method as method_lib
-from attn_rl.core.evaluators import classification
-from attn_rl.glimpse import pictures, rollout
+from attn_rl.glimpse import pictures
 from attn_rl.glimpse import sensor as glimpse_lib
 from attn_rl.methods.topdown import config as td_config
 from attn_rl.methods.topdown import losses as tdl
@@ -285,28 +284,14 @@ def test_eval_step_descends_once_per_image_as_each_of_its_rollouts_would():
   the definition, in which each of an image's M copies descends on its own."""
   config, model, state, batch = make()
   batch = {**batch, "mask": jnp.array([1.0] * 7 + [0.0]), "index": jnp.arange(8) + 3}
-  m, key = config.eval.num_rollouts, jax.random.key(5)
-  assert m > 1
-
-  @jax.jit
-  def definition(params):
-    images = model_lib.with_channels(jnp.repeat(batch["image"], m, axis=0))
-    keys = jax.vmap(jax.random.split)(rollout.example_keys(key, batch["index"], m))
-    descent = model.descend(params["qnet"], model_lib.as_float_images(images), key, greedy=True)
-    first = model_lib.sample_in_window(keys[:, 0], descent.top_left, model.final_window(),
-                                       images.shape[1:3])
-    out = model.unroll(params, images, keys[:, 1], first)
-    per_image = lambda x: jax.nn.softmax(x).reshape(-1, m, x.shape[-1])
-    sums = classification.probability_sums(per_image(out.logits), batch["label"], batch["mask"])
-    context = jnp.argmax(per_image(out.context_logits).mean(1), -1) == batch["label"]
-    sums["correct_context"] = jnp.sum(batch["mask"] * context)
-    q = jnp.max(descent.q_values[-1], -1).reshape(-1, m).mean(1)
-    sums["q_greedy"] = jnp.sum(batch["mask"] * q)
-    return sums, descent.top_left
-
-  want, windows = definition(state.params())
+  key = jax.random.key(5)
+  assert config.eval.num_rollouts > 1
   # The images' windows differ, so rollouts served by another image's window would show.
+  windows = model.descend(state.params()["qnet"], model_lib.as_float_images(
+      model_lib.with_channels(batch["image"])), key, greedy=True).top_left
   assert len(np.unique(np.asarray(windows), axis=0)) > 1
+  want = jax.jit(td_steps.make_eval_step(config, model, descent_per_rollout=True))(
+      state, batch, key)
   got = jax.jit(td_steps.make_eval_step(config, model))(state, batch, key)
   chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
 

@@ -205,7 +205,7 @@ def _greedy_start(model: TopDownModel, params, images, descend_key, start_key, r
   return first, descent
 
 
-def make_eval_step(config, model: TopDownModel):
+def make_eval_step(config, model: TopDownModel, *, descent_per_rollout: bool = False):
   """eval_step(state, batch, key) -> sums of masked metrics over the batch.
 
   The top-down choice is greedy; class probabilities are averaged over `eval.num_rollouts`
@@ -213,18 +213,25 @@ def make_eval_step(config, model: TopDownModel):
   scores the first rollout alone; `correct_context` scores Z (context on); `q_greedy` is the
   Q-value of the chosen region, the top-down agent's predicted chance of success. Each
   rollout draws from (key, the example's `index`, rollout), as RAM's do.
+
+  The greedy descent runs once per image for all of its rollouts (the Q-network's
+  convolution is the model's costliest op); `descent_per_rollout` runs it on each rollout's
+  copy of the image instead, the definition written out (the same sums, slower: for tests
+  and benchmarks/topdown_eval_descent.py).
   """
   num_rollouts = config.eval.num_rollouts
 
   def eval_step(state: State, batch, key):
     params = state.params()
-    images = model_lib.with_channels(batch["image"])
+    images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
     keys = jax.vmap(jax.random.split)(rollout.example_keys(key, batch["index"], num_rollouts))
     start_keys, location_keys = keys[:, 0], keys[:, 1]
-    # One greedy descent per image for all of its rollouts (the Q-network's convolution is
-    # the costliest op of the model).
-    first, descent = _greedy_start(model, params, images, key, start_keys, num_rollouts)
-    out = model.unroll(params, jnp.repeat(images, num_rollouts, axis=0), location_keys, first)
+    if descent_per_rollout:
+      first, descent = _greedy_start(model, params, images, key, start_keys)
+    else:
+      first, descent = _greedy_start(model, params, model_lib.with_channels(batch["image"]),
+                                     key, start_keys, num_rollouts)
+    out = model.unroll(params, images, location_keys, first)
     per_image = lambda x: jax.nn.softmax(x).reshape(-1, num_rollouts, x.shape[-1])
     label, mask = batch["label"], batch["mask"]
     sums = classification.probability_sums(per_image(out.logits), label, mask)
@@ -233,6 +240,8 @@ def make_eval_step(config, model: TopDownModel):
       sums["correct_context"] = jnp.sum(mask * (jnp.argmax(context_probs, -1) == label))
     if model.use_topdown:
       q = jnp.max(descent.q_values[-1], -1)
+      if descent_per_rollout:
+        q = q.reshape(-1, num_rollouts).mean(1)
       sums["q_greedy"] = jnp.sum(mask * q)
     return sums
 
