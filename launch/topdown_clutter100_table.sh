@@ -8,8 +8,8 @@
 #   TFDS_DATA_DIR=/path/to/tensorflow_datasets bash launch/topdown_clutter100_table.sh [RUNS_DIR] [BUDGET]
 #
 # BUDGET: 'full' (default; the config's own 40,000 steps at the paper's Adam 3e-4: on one core
-# of the 2-vCPU CPU about 3 to 4 h per 8-glimpse arm and 2 h or more per 6-glimpse run) or
-# 'short' (6,000 steps, the `short` variant). Run names: topdown_clutter100_ARM_g8_mlp[_short]
+# of the 2-vCPU CPU about 3 h (RAM) to 6.5 h (top-down, full) per 8-glimpse arm, 2 h or more
+# per 6-glimpse run) or 'short' (6,000 steps, the `short` variant). Run names: topdown_clutter100_ARM_g8_mlp[_short]
 # and topdown_clutter100_ARM_g6[_40k]_sSEED, as the runs already in results/ are named: the
 # 8-glimpse rows at the short budget end in `_short`, the 6-glimpse runs at the full one in
 # `_40k`.

@@ -223,14 +223,13 @@ def make_eval_step(config, model: TopDownModel, *, descent_per_rollout: bool = F
 
   def eval_step(state: State, batch, key):
     params = state.params()
-    images = model_lib.with_channels(jnp.repeat(batch["image"], num_rollouts, axis=0))
+    single = model_lib.with_channels(batch["image"])
+    images = jnp.repeat(single, num_rollouts, axis=0)
     keys = jax.vmap(jax.random.split)(rollout.example_keys(key, batch["index"], num_rollouts))
     start_keys, location_keys = keys[:, 0], keys[:, 1]
-    if descent_per_rollout:
-      first, descent = _greedy_start(model, params, images, key, start_keys)
-    else:
-      first, descent = _greedy_start(model, params, model_lib.with_channels(batch["image"]),
-                                     key, start_keys, num_rollouts)
+    first, descent = (_greedy_start(model, params, images, key, start_keys)
+                      if descent_per_rollout else
+                      _greedy_start(model, params, single, key, start_keys, num_rollouts))
     out = model.unroll(params, images, location_keys, first)
     per_image = lambda x: jax.nn.softmax(x).reshape(-1, num_rollouts, x.shape[-1])
     label, mask = batch["label"], batch["mask"]
@@ -239,9 +238,8 @@ def make_eval_step(config, model: TopDownModel, *, descent_per_rollout: bool = F
       context_probs = per_image(out.context_logits).mean(1)
       sums["correct_context"] = jnp.sum(mask * (jnp.argmax(context_probs, -1) == label))
     if model.use_topdown:
-      q = jnp.max(descent.q_values[-1], -1)
-      if descent_per_rollout:
-        q = q.reshape(-1, num_rollouts).mean(1)
+      # Per image (the per-rollout descent's M equal values averaged).
+      q = jnp.max(descent.q_values[-1], -1).reshape(label.shape[0], -1).mean(1)
       sums["q_greedy"] = jnp.sum(mask * q)
     return sums
 
