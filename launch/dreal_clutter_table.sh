@@ -8,8 +8,9 @@
 # BUDGET: 'short' (default; the config's `short` variant, a half-width network and 1,000 steps:
 # the 18 runs take about 2 h on the 2-core CPU) or 'full' (the config's own 9,000 steps at full
 # width, 0.45-1.0 s per step on the CPU: meant for a GPU). Run names end in _short or _full.
-# A finished run is skipped; an interrupted one resumes where it stopped (rerun the script).
-# PARALLEL=2 runs two at a time, each pinned to one core (taskset); logs go to RUNS_DIR/*.log.
+# A finished run is skipped, in RUNS_DIR or collected in results/; an interrupted one resumes
+# where it stopped (rerun the script). PARALLEL=2 runs two at a time, each pinned to one core
+# (taskset); logs go to RUNS_DIR/*.log.
 # ARMS (default "vanilla critics") lists the arms; "qwW" is the paper's recipe with the actor
 # term's weight W (dreal.q_weight; docs/dreal_investigation.md found 0.1 the best variant):
 # ARMS="vanilla critics qw0.1". The queue: launch/queue.sh.
@@ -46,10 +47,21 @@ for seed in 0 1 2; do
   done
 done
 run_queue "$runs/.dreal_table_queue" one_run "${jobs_list[@]}"
+# The analysis needs both seed-0 workdirs' checkpoints; runs collected in an earlier sitting
+# (skipped above) have none here, and neither has anything new to collect.
 for attention in se cbam srm; do
-  python -m attn_rl.tools.analyze_dreal --vanilla="$runs/dreal_clutter_${attention}_vanilla${suffix}_s0" \
-    --reinforced="$runs/dreal_clutter_${attention}_critics${suffix}_s0" \
+  vanilla=$runs/dreal_clutter_${attention}_vanilla${suffix}_s0
+  reinforced=$runs/dreal_clutter_${attention}_critics${suffix}_s0
+  if [ ! -d "$vanilla" ] || [ ! -d "$reinforced" ]; then
+    echo "no analysis of $attention: $vanilla or $reinforced was not trained here" >&2
+    continue
+  fi
+  python -m attn_rl.tools.analyze_dreal --vanilla="$vanilla" --reinforced="$reinforced" \
     --out="results/dreal_analysis/$attention$suffix"
 done
-collect=$(ls -d "$runs"/dreal_clutter_*${suffix}_s[0-9] | paste -sd, -)
-python -m attn_rl.tools.report --collect="$collect"
+shopt -s nullglob
+trained_here=("$runs"/dreal_clutter_*${suffix}_s[0-9])
+shopt -u nullglob
+if [ ${#trained_here[@]} -gt 0 ]; then
+  python -m attn_rl.tools.report --collect="$(IFS=,; echo "${trained_here[*]}")"
+fi

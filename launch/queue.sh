@@ -10,8 +10,13 @@
 # Each queued line is the arguments of the run function, before the core.
 
 # Whether WORKDIR holds a finished run: its results.json says so, or, for a run of several
-# seeds in one process (train.num_seeds), the results.json of every seed_* folder does.
+# seeds in one process (train.num_seeds), the results.json of every seed_* folder does; or
+# the run was collected already (tools/report --collect): RESULTS_DIR/NAME/results.json says
+# finished, RESULTS_DIR being the repository's results/ unless set. Workdirs are not kept
+# between machines; the collected results are, so a fresh checkout skips what has landed.
+RESULTS_DIR=${RESULTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/results}
 finished() {  # workdir
+  grep -qs '"finished": true' "$RESULTS_DIR/$(basename "$1")/results.json" && return
   if [ -f "$1/results.json" ]; then
     grep -q '"finished": true' "$1/results.json"
     return
@@ -26,7 +31,7 @@ train() {  # workdir cpu main-args...
   local workdir=$1 cpu=$2
   shift 2
   if finished "$workdir"; then
-    echo "finished already: $workdir"
+    echo "finished already: $workdir (or its folder in $RESULTS_DIR)"
     return
   fi
   local pin=()
