@@ -59,9 +59,4 @@ for attention in se cbam srm; do
   python -m attn_rl.tools.analyze_dreal --vanilla="$vanilla" --reinforced="$reinforced" \
     --out="results/dreal_analysis/$attention$suffix"
 done
-shopt -s nullglob
-trained_here=("$runs"/dreal_clutter_*${suffix}_s[0-9])
-shopt -u nullglob
-if [ ${#trained_here[@]} -gt 0 ]; then
-  python -m attn_rl.tools.report --collect="$(IFS=,; echo "${trained_here[*]}")"
-fi
+collect_found "$runs/dreal_clutter_*${suffix}_s[0-9]"

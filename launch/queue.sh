@@ -61,3 +61,14 @@ _queue_worker() {  # queue-file run-function core
     "$2" $job "$3" || echo "failed: $job (its log is beside its workdir)" >&2
   done
 }
+
+# Collects (tools/report --collect) the workdirs that match the glob PATTERNs, quoted by the
+# caller: those trained here; runs collected in an earlier sitting have no workdir and are left.
+collect_found() {  # pattern...
+  local found=() pattern
+  shopt -s nullglob
+  # shellcheck disable=SC2206
+  for pattern in "$@"; do found+=($pattern); done
+  shopt -u nullglob
+  [ ${#found[@]} -eq 0 ] || python -m attn_rl.tools.report --collect="$(IFS=,; echo "${found[*]}")"
+}

@@ -48,10 +48,4 @@ for seed in 0 1 2; do
   for arm in ram topdown topdown,entropy full; do jobs_list+=("6 $arm $seed"); done
 done
 run_queue "$runs/.topdown_table_queue" one_run "${jobs_list[@]}"
-# The runs trained here (those collected before have no workdir here and are left as they are).
-shopt -s nullglob
-trained_here=("$runs"/topdown_clutter100_*_g8_mlp${g8}_s[0-9] "$runs"/topdown_clutter100_*_g6${g6}_s[0-9])
-shopt -u nullglob
-if [ ${#trained_here[@]} -gt 0 ]; then
-  python -m attn_rl.tools.report --collect="$(IFS=,; echo "${trained_here[*]}")"
-fi
+collect_found "$runs/topdown_clutter100_*_g8_mlp${g8}_s[0-9]" "$runs/topdown_clutter100_*_g6${g6}_s[0-9]"
