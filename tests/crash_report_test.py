@@ -7,14 +7,39 @@ import sys
 
 from tests.helpers import ROOT
 
+# Three tests for a nested pytest: a fault in Python's own thread, an abort in a thread that
+# native code started (no Python frames: the kind of crash XLA's threads give) after a message
+# on fd 2, and a test that passes.
+CRASHES = '''\
+import ctypes
+import os
+import time
 
-def test_a_crashed_worker_reports_its_fatal_error_and_where(tmp_path):
+
+def test_crash():
+  ctypes.string_at(0)
+
+
+def test_native_abort():
+  os.write(2, b"earlier output\\nF1207 native.cc:12] Check failed: the reason\\n")
+  libc = ctypes.CDLL(None)
+  libc.pthread_create.argtypes = [ctypes.c_void_p] * 4
+  thread = ctypes.c_ulong()
+  libc.pthread_create(ctypes.byref(thread), None, ctypes.cast(libc.abort, ctypes.c_void_p),
+                      None)
+  time.sleep(60)
+
+
+def test_fine():
+  assert True
+'''
+
+
+def test_a_crashed_worker_reports_its_fatal_error_where_and_its_stderr(tmp_path):
   tests = tmp_path / "tests"
   tests.mkdir()
   shutil.copy(os.path.join(ROOT, "tests", "conftest.py"), tests / "conftest.py")
-  (tests / "crash_test.py").write_text(
-      "import ctypes\n\ndef test_crash():\n  ctypes.string_at(0)\n\n"
-      "def test_fine():\n  assert True\n")
+  (tests / "crash_test.py").write_text(CRASHES)
   (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = *_test.py\n")
   env = {k: v for k, v in os.environ.items()
          if k not in ("ATTN_RL_TEST_CRASH_DIR", "PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS")}
@@ -23,9 +48,17 @@ def test_a_crashed_worker_reports_its_fatal_error_and_where(tmp_path):
                         "tests"], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=300)
   assert run.returncode == 1, run.stdout + run.stderr
-  summary = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
-  assert len(summary) == 1, run.stdout
-  assert "test_crash - worker" in summary[0]
-  assert "Fatal Python error: Segmentation fault" in summary[0]
-  assert 'crash_test.py", line 4 in test_crash' in summary[0]
+  summary = {line.split(" - ")[0]: line for line in run.stdout.splitlines()
+             if line.startswith("FAILED")}
+  assert set(summary) == {"FAILED tests/crash_test.py::test_crash",
+                          "FAILED tests/crash_test.py::test_native_abort"}, run.stdout
+  fault = summary["FAILED tests/crash_test.py::test_crash"]
+  assert "Fatal Python error: Segmentation fault" in fault
+  assert 'crash_test.py", line 7 in test_crash' in fault
+  native = summary["FAILED tests/crash_test.py::test_native_abort"]
+  assert "Fatal Python error: Aborted, in a thread without Python frames" in native
+  assert 'the main thread at File' in native and 'line 17 in test_native_abort' in native
+  assert native.endswith("its stderr ends: F1207 native.cc:12] Check failed: the reason")
+  # The failure's long report has the stderr's earlier lines too.
+  assert "earlier output" in run.stdout
   assert "1 passed" in run.stdout
