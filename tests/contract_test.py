@@ -2,8 +2,9 @@
 
 Per method (on its quicktest network): the train step is a pure function of (state, batch,
 key) traced once, every trainable group steps, the metrics are flat finite scalars with the
-names the loop logs; 1 and 8 devices give the same step; the eval step's sums are masked and
-the evaluator turns them into the selection metric. Per config file: `:quicktest` trains,
+names the loop logs; 1 and 8 devices give the same step; on 8 devices neither the train step
+nor the eval step gathers the batch inside a loop; the eval step's sums are masked and the
+evaluator turns them into the selection metric. Per config file: `:quicktest` trains,
 validates, checkpoints, draws, tests once, and an interrupted run resumes to the same result.
 Method-specific expectations (gradient routing, hand-computed values) live in each method's
 own test file.
@@ -23,7 +24,7 @@ import pytest
 from attn_rl.core import evaluators, loop, parallel
 from attn_rl.core import method as method_lib
 from attn_rl.data import pipeline, sequences, video
-from tests.helpers import ROOT, load_config, read_metrics
+from tests.helpers import ROOT, collectives_in_loops, load_config, read_metrics
 
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
                  if not os.path.basename(p).startswith("_"))
@@ -111,6 +112,8 @@ def test_one_and_eight_devices_give_the_same_step(name):
     s = jax.device_put(state, repl)
     b = parallel.global_batch(jax.device_get(batch), mesh)
     assert len(b["image"].sharding.device_set) == n
+    if n == 8:  # The batch stays sharded through the time loop (see the eval step's test).
+      assert not collectives_in_loops(step.lower(s, b, jax.random.key(1)).compile().as_text())
     for _ in range(2):
       s, metrics = step(s, b, jax.random.key(1))
     results.append(jax.device_get((s, metrics)))
@@ -153,6 +156,40 @@ def test_eval_step_outputs_are_masked_and_give_the_selection_metric(name):
   else:  # Retrieval: only the 5 real examples are ranked (2 queries, 3 gallery items).
     assert (summary["num_query"], summary["num_gallery"]) == (2, 3)
     assert 0.0 <= summary["map"] <= 1.0
+
+
+@pytest.mark.parametrize("name", method_lib.names())
+def test_on_eight_devices_the_eval_step_gathers_no_batch_inside_a_loop(name):
+  """A batch sharded over devices stays sharded through the time loop: an all-gather there
+  copies the whole batch to every device at every step (the video policy's `top_k` did), and
+  on CPU with several devices such gathers deadlocked XLA's collectives (docs/throughput.md,
+  "The worker that crashed in the video quicktest"). Gathering the outputs at the end is fine."""
+  config, method, model, state, batch = setup(name)
+  mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": 8}))
+  repl = parallel.replicated(mesh)
+  step = jax.jit(method.make_eval_step(config, model),
+                 in_shardings=(jax.tree.map(lambda _: repl, state), parallel.batch_sharded(mesh),
+                               repl),
+                 out_shardings=repl)
+  b = parallel.global_batch(jax.device_get(eval_batch(batch, np.ones(16))), mesh)
+  assert not collectives_in_loops(step.lower(state, b, jax.random.key(0)).compile().as_text())
+
+
+def test_collectives_in_loops_finds_a_gather_in_a_scan():
+  """The check above can fail: `lax.top_k` on a sharded batch inside a scan gathers it."""
+  mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": 8}))
+  repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+
+  def top_in_scan(x):
+    step = lambda c, _: (c + jax.lax.top_k(x + c, 2)[0].sum(), None)
+    return jax.lax.scan(step, jnp.zeros(()), None, length=3)[0]
+
+  x = jax.device_put(jnp.ones((16, 5)), sharded)
+  compiled = jax.jit(top_in_scan, in_shardings=sharded, out_shardings=repl).lower(x).compile()
+  assert collectives_in_loops(compiled.as_text())
+  outside = jax.jit(lambda x: jax.lax.top_k(x, 2)[0].sum(), in_shardings=sharded,
+                    out_shardings=repl).lower(x).compile()
+  assert not collectives_in_loops(outside.as_text())
 
 
 @pytest.mark.parametrize("name", method_lib.names())

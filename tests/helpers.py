@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import signal
 
 from attn_rl.data import batching
@@ -44,3 +45,38 @@ def interrupt_training_at(monkeypatch, fetches, signals=1):
       yield batch
 
   monkeypatch.setattr(batching, "train_dataset", interrupting)
+
+
+_HEADER = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$")
+_CALLED = re.compile(r"\b(?:body|condition|calls|to_apply)=%([\w.\-]+)")
+_CALLED_LISTS = re.compile(r"\b(?:branch_computations|called_computations)=\{([^}]*)\}")
+
+
+def collectives_in_loops(hlo_text: str, kind: str = "all-gather") -> list[str]:
+  """The `kind` collectives a compiled module's text (`compiled.as_text()`) runs inside while
+  loops (in a loop's body or condition, or what they call), as 'computation: instruction'."""
+  computations, current = {}, None
+  for line in hlo_text.splitlines():
+    header = _HEADER.match(line)
+    if header:
+      current = computations.setdefault(header.group(1), [])
+    elif current is not None and line.startswith(" "):
+      current.append(line.strip())
+  calls = {}
+  for name, lines in computations.items():
+    text = "\n".join(lines)
+    called = set(_CALLED.findall(text))
+    for group in _CALLED_LISTS.findall(text):
+      called |= {c.strip().lstrip("%") for c in group.split(",")}
+    calls[name] = called
+  loops = {c for lines in computations.values() for line in lines if " while(" in line
+           for c in re.findall(r"\b(?:body|condition)=%([\w.\-]+)", line)}
+  inside, stack = set(), list(loops)
+  while stack:
+    name = stack.pop()
+    if name not in inside and name in computations:
+      inside.add(name)
+      stack += calls[name]
+  op = re.compile(rf"= .*\b{re.escape(kind)}(?:-start)?\(")
+  return [f"{name}: {line[:120]}" for name in sorted(inside) for line in computations[name]
+          if op.search(line)]

@@ -138,17 +138,40 @@ class Output(NamedTuple):
   attended: jax.Array  # [T, B] slices with a nonzero weight in X'_t
 
 
+def top_m_one_hot(scores: jax.Array, m: int) -> jax.Array:
+  """The m highest of scores [..., n] in order, as one-hot rows [..., m, n] (ties: the lowest
+  index first, as `lax.top_k`).
+
+  Argmax passes rather than `lax.top_k` and an index scatter: they reduce along the slices
+  alone, so a batch sharded over devices stays sharded. XLA partitions `top_k` and the scatter
+  by gathering the whole batch to every device, at every time step (and on CPU with several
+  devices, those gathers inside the scan deadlocked the thread pool that runs collectives:
+  docs/throughput.md, "The worker that crashed in the video quicktest").
+  """
+  picks, masked = [], scores
+  for _ in range(m):
+    pick = jax.nn.one_hot(jnp.argmax(masked, -1), scores.shape[-1], dtype=scores.dtype)
+    picks.append(pick)
+    masked = jnp.where(pick > 0, -jnp.inf, masked)
+  return jnp.stack(picks, -2)
+
+
+def plackett_luce_log_prob_one_hot(scores: jax.Array, picks: jax.Array) -> jax.Array:
+  """log P(the ordered draw without replacement `picks` [..., m, n] (one-hot rows) |
+  softmax(scores [..., n])): [...]."""
+  taken = jnp.zeros(scores.shape, bool)
+  total = 0.0
+  for j in range(picks.shape[-2]):
+    # Before draw j, the slices drawn earlier are gone from the normaliser.
+    rest = jnp.where(taken, -jnp.inf, scores)
+    total += jnp.sum(picks[..., j, :] * scores, -1) - jax.nn.logsumexp(rest, -1)
+    taken = taken | (picks[..., j, :] > 0)
+  return total
+
+
 def plackett_luce_log_prob(scores: jax.Array, order: jax.Array) -> jax.Array:
   """log P(the ordered draw `order` [m] without replacement | softmax(scores [n])): []."""
-  chosen = scores[order]
-  # Before draw j, the slices drawn earlier are gone from the normaliser.
-  taken = jnp.zeros_like(scores, dtype=bool)
-  total = 0.0
-  for j in range(order.shape[0]):
-    rest = jnp.where(taken, -jnp.inf, scores)
-    total += chosen[j] - jax.nn.logsumexp(rest)
-    taken = taken.at[order[j]].set(True)
-  return total
+  return plackett_luce_log_prob_one_hot(scores, jax.nn.one_hot(order, scores.shape[-1]))
 
 
 class VideoAttention:
@@ -206,13 +229,13 @@ class VideoAttention:
       m = self.glimpses
       probs = jax.nn.softmax(scores, -1)
       if deterministic:
-        order = jax.lax.top_k(scores, m)[1]
+        picks = top_m_one_hot(scores, m)
       else:
         gumbel = jax.vmap(lambda k: jax.random.gumbel(k, (n,)))(key)
-        order = jax.lax.top_k(jax.lax.stop_gradient(scores) + gumbel, m)[1]
-      order = jax.lax.stop_gradient(order)
-      weights = jnp.zeros((b, n)).at[jnp.arange(b)[:, None], order].set(1.0 / m)
-      log_prob = jax.vmap(plackett_luce_log_prob)(scores, order)
+        picks = top_m_one_hot(jax.lax.stop_gradient(scores) + gumbel, m)
+      picks = jax.lax.stop_gradient(picks)  # [B, m, n]
+      weights = picks.sum(1) / m
+      log_prob = plackett_luce_log_prob_one_hot(scores, picks)
       return weights, probs, log_prob, jnp.full((b,), float(m))
     # Unlimited: one Bernoulli per slice.
     p = jax.nn.sigmoid(scores)
