@@ -1,6 +1,7 @@
 """A test that crashes its xdist worker fails with the fault report in its summary line."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,7 +58,10 @@ def test_a_crashed_worker_reports_its_fatal_error_where_and_its_stderr(tmp_path)
   assert 'crash_test.py", line 7 in test_crash' in fault
   native = summary["FAILED tests/crash_test.py::test_native_abort"]
   assert "Fatal Python error: Aborted, in a thread without Python frames" in native
-  assert 'the main thread at File' in native and 'line 17 in test_native_abort' in native
+  # The native thread may abort while the main thread is still in the ctypes call that started
+  # it (line 15) or already asleep (line 17): CI has seen both.
+  main_thread = r'the main thread at File "[^"]*crash_test\.py", line 1[57] in test_native_abort;'
+  assert re.search(main_thread, native), native
   assert native.endswith("its stderr ends: F1207 native.cc:12] Check failed: the reason")
   # The failure's long report has the stderr's earlier lines too.
   assert "earlier output" in run.stdout
