@@ -4,6 +4,7 @@ registry, and the rule that the core imports no method."""
 import ast
 import glob
 import os
+import time
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,7 @@ from attn_rl.core import state as state_lib
 from attn_rl.data import pipeline
 from attn_rl.methods.ram import config as ram_config
 from tests.contract_test import STEP_CONFIGS
-from tests.helpers import load_config
+from tests.helpers import RAM_CONFIG, load_config, read_metrics
 from tests.ram_test import make
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -208,3 +209,23 @@ def test_the_cheaply_compiled_initial_state_is_the_default_compile_s_bit_for_bit
   leaves = jax.tree.leaves(want)
   assert len(leaves) > 10 and any(float(jnp.abs(x).sum()) > 0 for x in leaves)
   jax.tree.map(np.testing.assert_array_equal, got, want)
+
+
+def test_logged_images_per_sec_counts_the_wait_for_the_device(tmp_path, monkeypatch):
+  """Steps run asynchronously: their time ends when their metrics reach the host. A device
+  that takes WAIT seconds to hand them over caps images/s at the window's images / WAIT."""
+  wait = 0.25
+  real_get = jax.device_get
+
+  def slow_get(tree):
+    time.sleep(wait)
+    return real_get(tree)
+
+  monkeypatch.setattr(jax, "device_get", slow_get)
+  config = load_config(RAM_CONFIG)
+  loop.train_and_evaluate(config, str(tmp_path / "w"))
+  rates = [m["train/images_per_sec"] for m in read_metrics(str(tmp_path / "w"))
+           if "train/images_per_sec" in m]
+  assert len(rates) >= 3
+  cap = config.log.every_steps * config.train.batch_size / wait
+  assert max(rates) <= cap, (rates, cap)

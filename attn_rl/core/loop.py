@@ -390,14 +390,29 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_R
                "--config.optim.grad_clip_norm) to resume from there with the new value.")
     return FloatingPointError(f"{what} {where}")
 
-  def flush_train_metrics(step: int, elapsed: float, steps_timed: int) -> None:
+  # Wall clock and step after the first flush (compilation done), for the ETA.
+  pace = {"since": None, "from_step": None}
+
+  def flush_train_metrics(step: int, window_start: float, steps_timed: int) -> None:
     """Fetches buffered step metrics, stops on a non-finite loss, logs their mean."""
     if not pending:
       return
+    # The steps were dispatched asynchronously: the window ends once their metrics are on the
+    # host, that is once the device has run them, not when the last one was dispatched.
     host = jax.device_get(pending)
+    now = time.time()
+    elapsed = now - window_start
     pending.clear()
     # Each seed's images/s: a seed's run reads as it would alone (N seeds: N times that).
     ips = steps_timed * config.train.batch_size / max(elapsed, 1e-9)
+    # The ETA goes by the wall clock since the first flush, validation and checkpoints
+    # included; until a second flush, by this window's pace.
+    if pace["since"] is None:
+      pace.update(since=now, from_step=step)
+    if step > pace["from_step"]:
+      eta = (num_steps - step) * (now - pace["since"]) / (step - pace["from_step"])
+    else:
+      eta = (num_steps - step) * config.train.batch_size / max(ips, 1e-9)
     for k, r in enumerate(runs):
       mine = [(s, of_seed(m, k)) for s, m in host]
       for s, m in mine:
@@ -407,7 +422,6 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_R
       means = {f"train/{key}": float(np.mean([m[key] for _, m in mine])) for key in mine[0][1]}
       means["train/images_per_sec"] = ips
       r.writer.write_scalars(step, means)
-      eta = (num_steps - step) * config.train.batch_size / max(ips, 1e-9)
       shown = "  ".join(f"{key.split('/', 2)[-1]} {means[f'train/{key}']:.4g}"
                         for key in method.log_keys if f"train/{key}" in means)
       logging.info("%sstep %d/%d  %s  %.0f img/s  ETA %s", named(k), step, num_steps, shown,
@@ -462,16 +476,16 @@ def _train_and_evaluate(config, method, mesh, workdir: epath.Path, runs: list[_R
       stopping = (stop.requested if jax.process_count() == 1
                   else runs[0].latest.reached_preemption(step))
       if step % config.log.every_steps == 0 or step == end or stopping:
-        flush_train_metrics(step, time.time() - window_start, window_steps)
+        flush_train_metrics(step, window_start, window_steps)
         window_start, window_steps = time.time(), 0
       validated = True
       if step % config.eval.every_steps == 0 or step == num_steps:
-        flush_train_metrics(step, time.time() - window_start, window_steps)
+        flush_train_metrics(step, window_start, window_steps)
         validated = validate(step)
         stopping = stopping or not validated
         window_start, window_steps = time.time(), 0
       if step % config.ckpt.every_steps == 0 or step == end or stopping:
-        flush_train_metrics(step, time.time() - window_start, window_steps)
+        flush_train_metrics(step, window_start, window_steps)
         save(step, evaluate_first=not validated)
       stopped = stopping
   finally:
