@@ -1,10 +1,14 @@
-"""The glimpse sensor against an independent NumPy reference."""
+"""The glimpse sensor against an independent NumPy reference; the glimpse network's pooling
+against flax's."""
 
 import chex
+import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 from absl.testing import parameterized
 
+from attn_rl.glimpse import networks
 from attn_rl.glimpse import sensor as glimpse
 
 
@@ -136,3 +140,62 @@ class IntegralImageSensorTest(parameterized.TestCase):
                                   num_scales=k, pixel_scale=1 / 255)
     self.assertEqual(patch.dtype, jnp.float32)
     np.testing.assert_allclose(np.asarray(patch), np.asarray(table), rtol=1e-6, atol=1e-7)
+
+
+class MaxPoolTest(parameterized.TestCase):
+  """`networks.max_pool_2x2` against `nn.max_pool(x, (2, 2), strides=(2, 2))`, bit for bit."""
+
+  def _both(self, x, cotangent):
+    """(value, gradient) of <pool(x), cotangent> for both poolings."""
+    def run(pool):
+      return jax.jit(jax.value_and_grad(lambda v: jnp.sum(pool(v) * cotangent)))(x)
+    return run(networks.max_pool_2x2), run(lambda v: nn.max_pool(v, (2, 2), strides=(2, 2)))
+
+  @parameterized.parameters((12, 12, 4), (6, 6, 32), (3, 3, 64), (5, 7, 3))
+  def test_values_and_gradients_equal_flax(self, h, w, c):
+    rng = np.random.default_rng(h * w + c)
+    x = jnp.asarray(rng.normal(size=(3, h, w, c)), jnp.float32)
+    cotangent = jnp.asarray(rng.normal(size=(3, h // 2, w // 2, c)), jnp.float32)
+    ours, flax_pool = self._both(x, cotangent)
+    self.assertEqual(networks.max_pool_2x2(x).shape, (3, h // 2, w // 2, c))
+    np.testing.assert_array_equal(np.asarray(networks.max_pool_2x2(x)),
+                                  np.asarray(nn.max_pool(x, (2, 2), strides=(2, 2))))
+    np.testing.assert_array_equal(np.asarray(ours[1]), np.asarray(flax_pool[1]))
+
+  def test_ties_send_the_gradient_where_flax_does(self):
+    # A blank glimpse's feature map is constant over space: every block is a four-way tie, and
+    # pairs of ties in the rest. The whole gradient of a block goes to one element.
+    x = np.ones((2, 6, 6, 3), np.float32)
+    x[1, ::2, ::2] = 0.0  # Three-way ties in sample 1.
+    x[1, 0, 1, 0] = 2.0   # A unique maximum in one block.
+    x = jnp.asarray(x)
+    cotangent = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 3, 3)), jnp.float32)
+    ours, flax_pool = self._both(x, cotangent)
+    np.testing.assert_array_equal(np.asarray(ours[1]), np.asarray(flax_pool[1]))
+    # One nonzero per block and channel: the tie is not split.
+    nonzero = np.asarray(ours[1] != 0).reshape(2, 3, 2, 3, 2, 3).sum(axis=(2, 4))
+    np.testing.assert_array_equal(nonzero, np.ones((2, 3, 3, 3)))
+
+  def test_conv_glimpse_network_gradients_equal_the_flax_pooling(self):
+    # The network with flax's pooling traced in place of ours: the same parameters, loss and
+    # gradients (to rounding: the two programs fuse differently).
+    def flax_pool(x):
+      return nn.max_pool(x, (2, 2), strides=(2, 2))
+
+    rng = np.random.default_rng(1)
+    glimpses = rng.random((8, 4, 12, 12, 1)).astype(np.float32)
+    glimpses, locations = jnp.asarray(glimpses), jnp.asarray(rng.normal(size=(8, 2)), jnp.float32)
+    net = networks.ConvGlimpseNetwork((8, 16, 16))
+    params = net.init(jax.random.key(0), glimpses, locations)
+    def value_and_grad():  # A new function each call: jit traces it afresh.
+      loss = lambda p: jnp.sum(jnp.square(net.apply(p, glimpses, locations)))
+      return jax.jit(jax.value_and_grad(loss))(params)
+
+    ours = value_and_grad()
+    original = networks.max_pool_2x2
+    networks.max_pool_2x2 = flax_pool
+    try:
+      theirs = value_and_grad()
+    finally:
+      networks.max_pool_2x2 = original
+    chex.assert_trees_all_close(ours, theirs, rtol=1e-6, atol=0)

@@ -75,7 +75,7 @@ class ContextNetwork(nn.Module):
     x = coarse
     for i, width in enumerate(self.channels):
       x = nn.relu(nn.Conv(width, (3, 3), padding="SAME", name=f"conv{i}")(x))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = networks.max_pool_2x2(x)
     x = x.reshape(x.shape[0], -1)
     return nn.Dense(self.hidden, name="cell")(x), jnp.tanh(nn.Dense(self.hidden, name="h")(x))
 
