@@ -30,8 +30,9 @@ The paper's 8-glimpse rows (`mlp,clutter10`; docs/results.md), 3 seeds in one pr
   for arm in ram topdown full; do python -m attn_rl.main \
     --config=configs/topdown_clutter100.py:$arm,glimpses8,mlp,clutter10,short \
     --config.train.num_seeds=3 --workdir=runs/topdown_clutter100_${arm}_g8_mlp_short; done
-Drop `short` for the full budget (40,000 steps, channels 32/64/64: about 2 h per run on the
-2-core CPU at 738 img/s).
+Drop `short` for the full budget (40,000 steps, channels 32/64/64): the 6-glimpse top-down
+arm takes about 2 h 40 min on one core of the 2-core CPU (4 min per 1,000 steps, validation
+included, 2026-12-07).
 Every run of both, 3 seeds each, either budget, two at a time:
   PARALLEL=2 bash launch/topdown_clutter100_table.sh runs full
 Quick check (seconds): --config=configs/topdown_clutter100.py:full,quicktest
