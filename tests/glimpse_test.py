@@ -1,6 +1,8 @@
 """The glimpse sensor against an independent NumPy reference; the glimpse network's pooling
 against flax's."""
 
+from unittest import mock
+
 import chex
 import flax.linen as nn
 import jax
@@ -163,11 +165,12 @@ class MaxPoolTest(parameterized.TestCase):
     np.testing.assert_array_equal(np.asarray(ours[1]), np.asarray(flax_pool[1]))
 
   def test_ties_send_the_gradient_where_flax_does(self):
-    # A blank glimpse's feature map is constant over space: every block is a four-way tie, and
-    # pairs of ties in the rest. The whole gradient of a block goes to one element.
+    # Sample 0 is constant over space, as a blank glimpse's feature map: every block is a
+    # four-way tie. Sample 1 has three-way ties and one unique maximum. The whole gradient of a
+    # block goes to one element.
     x = np.ones((2, 6, 6, 3), np.float32)
-    x[1, ::2, ::2] = 0.0  # Three-way ties in sample 1.
-    x[1, 0, 1, 0] = 2.0   # A unique maximum in one block.
+    x[1, ::2, ::2] = 0.0
+    x[1, 0, 1, 0] = 2.0
     x = jnp.asarray(x)
     cotangent = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 3, 3)), jnp.float32)
     ours, flax_pool = self._both(x, cotangent)
@@ -192,10 +195,6 @@ class MaxPoolTest(parameterized.TestCase):
       return jax.jit(jax.value_and_grad(loss))(params)
 
     ours = value_and_grad()
-    original = networks.max_pool_2x2
-    networks.max_pool_2x2 = flax_pool
-    try:
+    with mock.patch.object(networks, "max_pool_2x2", flax_pool):
       theirs = value_and_grad()
-    finally:
-      networks.max_pool_2x2 = original
     chex.assert_trees_all_close(ours, theirs, rtol=1e-6, atol=0)
